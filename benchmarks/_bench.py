@@ -1,0 +1,37 @@
+"Shared helpers of the benchmark scripts: model loading, timing, tables and JSON next to the script."
+import json, os, platform, sys, time
+from pathlib import Path
+import numpy as np
+import torch
+
+def machine()->dict:
+    return dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, python=sys.version.split()[0])
+
+def load(model:str):
+    "A fresh (model, tokenizer): `tiny` is the random tiny LM (for smoke tests), anything else goes to `load_lm`."
+    from powerflow_nb.lm import load_lm, tiny_lm
+    return tiny_lm(seed=0) if model == 'tiny' else load_lm(model)
+
+def mean_se(xs)->tuple:
+    x = np.asarray(xs, dtype=float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
+
+def table(rows:dict, cols:list)->str:
+    "Plain-text table: rows {name: {col: value}}, formatted numbers, missing cells blank."
+    w = max(len(r) for r in rows)
+    cw = {c: max(len(c), *(len(_fmt(v.get(c))) for v in rows.values())) + 2 for c in cols}
+    out = [' ' * w + ''.join(f'{c:>{cw[c]}}' for c in cols)]
+    out += [f'{r:{w}}' + ''.join(f'{_fmt(v.get(c)):>{cw[c]}}' for c in cols) for r, v in rows.items()]
+    return '\n'.join(out)
+
+def _fmt(v):
+    if v is None: return ''
+    if isinstance(v, float): return f'{v:.4g}'
+    return str(v)
+
+def write_json(script:str, obj:dict, suffix:str='')->Path:
+    "Write `obj` to <script stem><suffix>.json next to the script."
+    p = Path(script).with_name(Path(script).stem + suffix + '.json')
+    p.write_text(json.dumps(obj, indent=1, default=float))
+    return p

@@ -1,0 +1,175 @@
+"""Real-browser test of the α explorer: JupyterLab + Debian Chromium driven by Playwright.
+
+Starts JupyterLab on 127.0.0.1 (random port, random token, throwaway config/runtime/settings dirs), writes a notebook
+that shows an `AlphaExplorer` on a toy LM, runs all cells from the menu, moves α (preset button, then the keyboard on
+the slider handle) and checks that the columns and the figure changed, that the shown results are for the slider's
+α, and that no error is shown. A screenshot is saved under the test's tmp_path (printed; copied to
+$POWERFLOW_ARTIFACTS when set). The server (and its kernels) is always shut down.
+
+Needs /usr/bin/chromium (`apt-get install -y chromium chromium-driver`; .ci/run installs it). Set
+POWERFLOW_SKIP_BROWSER=1 to skip it explicitly on a machine without Chromium.
+"""
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+
+CHROMIUM = os.environ.get("POWERFLOW_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("POWERFLOW_SKIP_BROWSER") == "1": pytest.skip("POWERFLOW_SKIP_BROWSER=1", allow_module_level=True)
+
+NOTEBOOK_CELLS = [
+    "from powerflow_nb.toy import random_toy\nfrom powerflow_nb.widgets import AlphaExplorer",
+    "ex = AlphaExplorer(random_toy(vocab_size=5, max_len=5, sharpness=1.5, eos_logit=0.5, seed=3), n=4)\nex",
+]
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+def _write_notebook(path):
+    cells = [{"cell_type": "code", "id": f"cell{i}", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
+             for i, src in enumerate(NOTEBOOK_CELLS)]
+    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}}
+    path.write_text(json.dumps(nb))
+
+def _wait_ready(url, proc, log, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None: raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return
+        except OSError: time.sleep(0.3)
+    raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+
+def _stop(proc):
+    "Terminate the server (it shuts its kernels down), then kill whatever is left of its process group."
+    if proc.poll() is None:
+        proc.terminate()
+        try: proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill(); proc.wait(timeout=10)
+    try: os.killpg(proc.pid, signal.SIGKILL)  # leftover kernels; the group is ours (start_new_session)
+    except (ProcessLookupError, PermissionError): pass
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    "A JupyterLab server on 127.0.0.1 with a random port and token, serving tmp_path/root; always shut down."
+    root, home = tmp_path / "root", tmp_path / "jupyter"
+    root.mkdir()
+    for ext, name, value in [("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
+                             ("notebook-extension", "tracker", {"autoStartDefaultKernel": True})]:  # no news toast, no kernel dialog
+        d = home / "lab-settings" / "@jupyterlab" / ext
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{name}.jupyterlab-settings").write_text(json.dumps(value))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               IPYTHONDIR=str(home / "ipython"), PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    log = tmp_path / "jupyterlab.log"
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           "--LabApp.extension_manager=readonly", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0: cmd.append("--allow-root")  # CI containers run as root
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log)
+        yield dict(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log)
+    finally:
+        _stop(proc)
+
+def _status(page):
+    "(state, α) of the explorer's status line."
+    el = page.locator(".pf-explorer .pf-status-text").first
+    return el.get_attribute("data-state"), el.get_attribute("data-alpha")
+
+def _snapshot(page):
+    "What the user sees: the columns' text and the figure's title and bar heights (as drawn in the SVG)."
+    cols = page.locator(".pf-explorer .pf-columns").inner_text()
+    title = page.locator(".pf-explorer .js-plotly-plot .gtitle").first.text_content()
+    bars = page.locator(".pf-explorer .js-plotly-plot .barlayer path").evaluate_all("els => els.map(e => e.getAttribute('d'))")
+    return cols, title, bars
+
+def _assert_no_error(page):
+    assert page.locator(".pf-explorer .pf-error").count() == 0, page.locator(".pf-explorer .pf-error").first.inner_text()
+    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+    assert not any("Traceback" in o or "Error" in o for o in outputs), outputs
+
+def test_alpha_explorer_in_jupyterlab(jupyter_lab, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium chromium-driver (or set POWERFLOW_SKIP_BROWSER=1)")
+    from playwright.sync_api import sync_playwright, expect
+    _write_notebook(jupyter_lab["root"] / "explorer.ipynb")
+    shot = tmp_path / "alpha_explorer.png"
+    t0, console = time.time(), []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            page.goto(f"{jupyter_lab['url']}/lab/tree/explorer.ipynb?token={jupyter_lab['token']}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            page.wait_for_timeout(500)
+            if page.locator(".jp-Dialog").count():  # a kernel-selection dialog despite the setting: accept the default
+                page.locator(".jp-Dialog .jp-mod-accept").click()
+            # the kernel is connected and idle (status bar: "Python 3 (ipykernel) | Idle")
+            expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first).to_be_visible(timeout=60_000)
+            # Run > Run All Cells, from the menu bar
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            t_run = time.time()
+            page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done']", timeout=60_000)
+            print(f"\nJupyterLab page ready after {t_run - t0:.1f} s; first explorer result {time.time() - t_run:.1f} s after Run All")
+            page.wait_for_selector(".pf-explorer .js-plotly-plot .barlayer path", timeout=30_000)
+            page.wait_for_function("document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = 1.00'", timeout=30_000)
+            _assert_no_error(page)
+            before = _snapshot(page)
+            assert _status(page) == ("done", "1.00")
+            assert page.locator(".pf-explorer .pf-col[data-alpha='1.00']").count() == 4
+
+            t_move = time.time()
+            # 1. a preset button: α = 4
+            page.locator(".pf-explorer .pf-preset", has_text="α = 4").click()
+            page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done'][data-alpha='4.00']", timeout=30_000)
+            page.wait_for_function("document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = 4.00'", timeout=30_000)
+            after = _snapshot(page)
+            assert after[0] != before[0], "the columns did not change when α moved from 1 to 4"
+            assert after[2] != before[2], "the figure's bars did not change when α moved from 1 to 4"
+            assert page.locator(".pf-explorer .pf-col[data-alpha='4.00']").count() == 4
+            assert page.locator(".pf-explorer .pf-col:not([data-alpha='4.00'])").count() == 0, "a stale column is shown"
+            _assert_no_error(page)
+
+            # 2. the keyboard on the slider handle: five steps down, pressed quickly
+            handle = page.locator(".pf-explorer .pf-alpha .noUi-handle").first
+            handle.focus()
+            for _ in range(5): page.keyboard.press("ArrowLeft")
+            readout = page.locator(".pf-explorer .pf-alpha .widget-readout").first
+            expect(readout).not_to_have_text("4.00", timeout=10_000)
+            page.wait_for_timeout(300)  # let the last key's change reach the kernel
+            shown = readout.text_content().strip()
+            page.wait_for_selector(f".pf-explorer .pf-status-text[data-state='done'][data-alpha='{shown}']", timeout=30_000)
+            page.wait_for_function(f"document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = {shown}'", timeout=30_000)
+            assert float(shown) < 4.0
+            assert page.locator(f".pf-explorer .pf-col:not([data-alpha='{shown}'])").count() == 0, "a stale column is shown"
+            assert _snapshot(page)[2] != after[2], "the figure did not change after the keyboard moved α"
+            _assert_no_error(page)
+            print(f"moving α and checking: {time.time() - t_move:.1f} s")
+            page.locator(".pf-explorer").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print("\n".join(console[-30:]))
+            print(f"\nfailure screenshot: {tmp_path / 'failure.png'}\nserver log: {jupyter_lab['log']}")
+            raise
+        finally:
+            browser.close()
+    print(f"\nscreenshot: {shot} (browser part {time.time() - t0:.1f} s)")
+    if os.environ.get("POWERFLOW_ARTIFACTS"):
+        os.makedirs(os.environ["POWERFLOW_ARTIFACTS"], exist_ok=True)
+        shutil.copy(shot, os.environ["POWERFLOW_ARTIFACTS"])

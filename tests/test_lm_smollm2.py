@@ -1,0 +1,77 @@
+"""SmolLM2-135M-Instruct tests (marker `smollm2`): first conversion (after an interrupted one), load from cache in < 5 s,
+4-bit nf4 on CPU, sampling 8 x 32 tokens and scoring them, sample/score agreement. The whole module converts once, into
+an isolated POWERFLOW_CACHE (the atomic-write test needs it), so it runs the same on a clean clone and on a dev machine."""
+import os, time
+import pytest, torch
+import powerflow_nb.lm as lm
+
+pytestmark = pytest.mark.smollm2
+TIMES = {}
+
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory):
+    d = tmp_path_factory.mktemp('powerflow_cache')
+    mp = pytest.MonkeyPatch()
+    mp.setenv('POWERFLOW_CACHE', str(d))
+    yield d
+    mp.undo()
+    print('\nSmolLM2 timings (s): ' + ', '.join(f'{k} {v:.1f}' for k, v in TIMES.items()))
+
+@pytest.fixture(scope='module')
+def smol(cache):
+    t0 = time.perf_counter(); out = lm.load_lm(device='cpu'); TIMES.setdefault('load_lm (fixture)', time.perf_counter() - t0)
+    return out
+
+def test_interrupted_conversion_then_first_conversion_then_fast_load(cache, monkeypatch):
+    from transformers import AutoModelForCausalLM
+    def interrupted(*args, **kwargs): raise RuntimeError('injected: conversion interrupted midway')
+    monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', interrupted)  # the tokenizer is already written by then
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match='injected'): lm.load_lm(device='cpu')
+    TIMES['interrupted conversion'] = time.perf_counter() - t0
+    assert os.listdir(cache) == [], 'an interrupted conversion must leave neither the cache nor a partial folder'
+    monkeypatch.undo()
+    t0 = time.perf_counter(); model, tok = lm.load_lm(device='cpu'); TIMES['first conversion + load'] = time.perf_counter() - t0
+    assert sorted(os.listdir(cache)) == ['smollm2-135m']
+    files = set(os.listdir(cache / 'smollm2-135m'))
+    assert {'config.json', 'model.safetensors', 'tokenizer.json', 'powerflow_source.json'} <= files, files
+    assert 'quantization_config' not in (cache / 'smollm2-135m' / 'config.json').read_text()
+    t0 = time.perf_counter(); model2, tok2 = lm.load_lm(); TIMES['load_lm() from cache'] = dt = time.perf_counter() - t0
+    assert dt < 5, f'load_lm() from the cache took {dt:.1f} s'
+    assert tok2.padding_side == 'left' and tok2.pad_token is not None and tok2.eos_token == '<|im_end|>'
+    for (n, p), (n2, p2) in zip(model.state_dict().items(), model2.state_dict().items()): assert n == n2 and torch.equal(p, p2.to(p.device, p.dtype))
+
+def test_4bit_on_cpu(smol, cache):
+    model, tok = smol
+    t0 = time.perf_counter(); m4, t4 = lm.load_lm(quantize='4bit', device='cpu'); TIMES['4-bit load'] = time.perf_counter() - t0
+    assert 'Linear4bit' in type(m4.model.layers[0].mlp.up_proj).__name__
+    assert m4.get_memory_footprint() < 0.5 * model.get_memory_footprint()
+    dec, dec4 = lm.HFDecoder(model, tok), lm.HFDecoder(m4, t4)
+    prompts = ['What is the capital of France?', 'Reply with only the number: 12+7=']
+    top, top4 = dec.start(prompts)[1].argmax(-1), dec4.start(prompts)[1].argmax(-1)
+    assert torch.equal(top, top4), (tok.batch_decode(top[:, None]), tok.batch_decode(top4[:, None]))
+
+def test_sample_8x32_and_score(smol):
+    model, tok = smol
+    prompts = ['Reply with only the number: 23+48=', 'Name a colour.']
+    t0 = time.perf_counter(); s = lm.sample(model, tok, prompts, n=4, max_new_tokens=32, seed=0); TIMES['sample 8x32'] = time.perf_counter() - t0
+    assert s.completion_ids.shape[0] == 8 and s.completion_ids.shape[1] <= 32 and s.prompt_index.tolist() == [0] * 4 + [1] * 4
+    assert torch.equal(s.completion_mask.sum(1), s.lengths) and len(s.texts) == 8 and all(isinstance(x, str) for x in s.texts)
+    assert torch.equal(s.logq, s.logp)
+    t0 = time.perf_counter(); sc = lm.score(model, s); TIMES['score 8x32'] = time.perf_counter() - t0
+    err = (sc - s.logp).abs().max().item()
+    assert err < 1e-3, f'sampled and re-scored log-probs differ by {err}'
+    print('\n'.join(f'  [{i}] |y|={int(l)} log p={lp:.2f} {t!r}' for i, (t, l, lp) in enumerate(zip(s.texts, s.lengths, s.seq_logp.tolist()))))
+
+def test_tempered_sample_agrees_and_decoder_protocol(smol):
+    from powerflow_nb.toy import decode
+    model, tok = smol
+    t0 = time.perf_counter()
+    s = lm.sample(model, tok, ['Write a haiku about rain.'], n=4, max_new_tokens=16, temperature=0.5, seed=1)
+    torch.testing.assert_close(lm.score(model, s), s.logp, atol=1e-3, rtol=0)
+    assert ((s.logq - s.logp).abs() > 1e-3).any()
+    dec = lm.HFDecoder(model, tok)
+    r = decode(dec, ['Say hello.', 'Count to three.'], max_new_tokens=8, generator=torch.Generator().manual_seed(0))
+    ids, mask = lm.encode_prompts(tok, ['Say hello.', 'Count to three.'])
+    torch.testing.assert_close(lm.score(model, ids, mask, r.tokens, r.mask), r.logp, atol=1e-3, rtol=0)
+    TIMES['tempered sample + decode'] = time.perf_counter() - t0
