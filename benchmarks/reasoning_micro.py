@@ -15,17 +15,17 @@ def main():
     ap.add_argument('--quick', action='store_true'); ap.add_argument('--model', default='smollm2-135m')
     ap.add_argument('--alpha', type=float, default=4.0); ap.add_argument('--seeds', type=int, nargs='+')
     ap.add_argument('--steps', type=int); ap.add_argument('--n-eval', type=int); ap.add_argument('--k', type=int)
-    ap.add_argument('--max-new-tokens', type=int, default=48); ap.add_argument('--levels', type=int, nargs='+', default=[1, 2])
+    ap.add_argument('--max-new-tokens', type=int, default=32); ap.add_argument('--lr', type=float, default=5e-4); ap.add_argument('--levels', type=int, nargs='+', default=[1, 2])
     a = ap.parse_args()
     seeds = a.seeds or ([0] if a.quick else [0, 1])
-    steps, n_eval, k = a.steps or (2 if a.quick else 12), a.n_eval or (4 if a.quick else 32), a.k or (2 if a.quick else 4)
+    steps, n_eval, k = a.steps or (2 if a.quick else 30), a.n_eval or (4 if a.quick else 32), a.k or (2 if a.quick else 4)
     evals = arithmetic('eval', n=n_eval, levels=tuple(a.levels))
     t0, runs = time.perf_counter(), []
     for seed in seeds:
         model, tok = load(a.model)
         ev = lambda m: evaluate_reasoning(m, tok, evals, k=k, max_new_tokens=a.max_new_tokens, seed=100 + seed, batch_size=16)
         before = ev(model)
-        cfg = LATBConfig(steps=steps, prompts_per_step=2, n_rollouts=4, max_new_tokens=a.max_new_tokens, lr=2e-4, logz_lr=2e-2, micro_batch=8, seed=seed, progress=True)
+        cfg = LATBConfig(steps=steps, prompts_per_step=2, n_rollouts=4, max_new_tokens=a.max_new_tokens, lr=a.lr, logz_lr=2e-2, micro_batch=8, seed=seed, progress=True)
         ts = time.perf_counter()
         res = train_latb(model, arithmetic('train', levels=tuple(a.levels)), a.alpha, cfg, tokenizer=tok)
         train_s = time.perf_counter() - ts
