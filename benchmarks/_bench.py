@@ -1,5 +1,5 @@
 "Shared helpers of the benchmark scripts: model loading, timing, tables and JSON next to the script."
-import json, os, platform, sys, time
+import json, os, platform, sys
 from pathlib import Path
 import numpy as np
 import torch

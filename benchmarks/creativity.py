@@ -12,7 +12,7 @@ import argparse, time
 from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
-from _bench import load, machine, mean_se, table, write_json
+from _bench import load, machine, table, write_json
 from powerflow_nb.data import creative
 from powerflow_nb.train import train_latb, LATBConfig
 from powerflow_nb.eval import evaluate_creative

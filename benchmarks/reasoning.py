@@ -14,7 +14,7 @@ import numpy as np
 from _bench import load, machine, mean_se, table, write_json
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import run_grpo_baseline, evaluate_reasoning, evaluate_power_sampler, GRPO_REWARDS
+from powerflow_nb.eval import run_grpo_baseline, evaluate_reasoning, evaluate_power_sampler
 
 METHODS = ['base', 'powerflow a=2', 'powerflow a=4', 'grpo correctness', 'rlif self_certainty', 'rlif entropy',
            'rlif majority', 'mh a=4', 'smc a=4']

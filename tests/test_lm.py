@@ -1,5 +1,5 @@
 "Fast tests of powerflow_nb.lm on the tiny random model: loading errors, atomic writes, sampling/scoring agreement, the decoder protocol, adapters."
-import os, sys, tempfile
+import os, sys
 from pathlib import Path
 import pytest, torch
 import powerflow_nb.lm as lm
