@@ -5,7 +5,7 @@ import pytest, torch
 import powerflow_nb.lm as lm
 from powerflow_nb.lm import (load_lm, tiny_lm, sample, score, completion_logprobs, base_model, HFDecoder, encode_prompts,
                              atomic_dir, model_path, embedded_gguf, resolve_device, EMBEDDED)
-from powerflow_nb.toy import decode
+from powerflow_nb.toy import decode, sampling_logp
 
 PROMPTS = ['Hi', 'Tell me a story', 'What is 2+2?']
 
@@ -111,7 +111,7 @@ def test_tempered_sampling_logq(tiny, temperature, top_p):
     ds = HFDecoder(m, t)  # logq is exactly the distribution that drew each token: recompute it step by step
     st, lp = ds.prefill(s.prompt_ids, s.prompt_mask)
     for j in range(s.completion_ids.shape[1]):
-        q = lm.sampling_logp(lp, temperature, top_p).gather(-1, s.completion_ids[:, j:j + 1]).squeeze(-1)
+        q = sampling_logp(lp, temperature, top_p).gather(-1, s.completion_ids[:, j:j + 1]).squeeze(-1)
         torch.testing.assert_close(torch.where(s.completion_mask[:, j], q, 0.0), s.logq[:, j], atol=1e-4, rtol=0)
         st, lp = ds.step(st, s.completion_ids[:, j])
 
