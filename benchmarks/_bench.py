@@ -1,4 +1,4 @@
-"Shared helpers of the benchmark scripts: model loading, timing, tables and JSON next to the script."
+"Shared helpers of the benchmark scripts: model loading, machine facts, mean ± s.e. and JSON next to the script."
 import json, os, platform, sys
 from pathlib import Path
 import numpy as np
@@ -17,21 +17,10 @@ def mean_se(xs)->tuple:
     x = np.asarray(xs, dtype=float)
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
 
-def table(rows:dict, cols:list)->str:
-    "Plain-text table: rows {name: {col: value}}, formatted numbers, missing cells blank."
-    w = max(len(r) for r in rows)
-    cw = {c: max(len(c), *(len(_fmt(v.get(c))) for v in rows.values())) + 2 for c in cols}
-    out = [' ' * w + ''.join(f'{c:>{cw[c]}}' for c in cols)]
-    out += [f'{r:{w}}' + ''.join(f'{_fmt(v.get(c)):>{cw[c]}}' for c in cols) for r, v in rows.items()]
-    return '\n'.join(out)
-
-def _fmt(v):
-    if v is None: return ''
-    if isinstance(v, float): return f'{v:.4g}'
-    return str(v)
-
 def write_json(script:str, obj:dict, suffix:str='')->Path:
-    "Write `obj` to <script stem><suffix>.json next to the script."
+    "Write `obj` to <script stem><suffix>.json next to the script, atomically (an earlier result is never half-overwritten)."
     p = Path(script).with_name(Path(script).stem + suffix + '.json')
-    p.write_text(json.dumps(obj, indent=1, default=float))
+    tmp = p.with_name(p.name + '.tmp')
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    os.replace(tmp, p)
     return p

@@ -12,7 +12,8 @@ import argparse, time
 from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
-from _bench import load, machine, table, write_json
+from _bench import load, machine, write_json
+from powerflow_nb.toy import format_table
 from powerflow_nb.data import creative
 from powerflow_nb.train import train_latb, LATBConfig
 from powerflow_nb.eval import evaluate_creative
@@ -40,7 +41,7 @@ def main(argv=None):
     for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'n_eval', 'k', 'seed'):
         ap.add_argument('--' + k.replace('_', '-'), type=int)
     ap.add_argument('--temperatures', type=float, nargs='*', default=[0.7, 1.0, 1.3, 1.5])
-    ap.add_argument('--alpha', type=float, default=0.5); ap.add_argument('--lr', type=float, default=1e-4)
+    ap.add_argument('--alpha', type=float, default=0.5); ap.add_argument('--lr', type=float, default=5e-4)
     a = ap.parse_args(argv)
     d = (dict(steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=16, n_eval=2, k=2, seed=0) if a.quick else
          dict(steps=8, prompts_per_step=2, n_rollouts=4, max_new_tokens=64, n_eval=10, k=4, seed=0))
@@ -61,7 +62,7 @@ def main(argv=None):
     m, t = load(a.model)
     t1 = time.time()
     cfg = LATBConfig(steps=a.steps, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, max_new_tokens=a.max_new_tokens,
-                     lr=a.lr, seed=a.seed, progress=False, tensorboard=False)
+                     lr=a.lr, logz_lr=2e-2, micro_batch=8, seed=a.seed, progress=False, tensorboard=False)
     r = train_latb(m, train, a.alpha, cfg, tokenizer=t)
     name = f'powerflow a={a.alpha:g}'
     # diversity is embedded and quality scored with the base model (adapters off), as for every other row
@@ -70,7 +71,7 @@ def main(argv=None):
     raw[name]['train_tokens'] = int(sum(h['length'] * a.prompts_per_step * a.n_rollouts for h in r.history))
     rows = {n: dict(sem_div=v['semantic_diversity'], sem_div_se=v['semantic_diversity_se'], distinct_2=v['distinct_2'],
                     quality=v['quality'], quality_se=v['quality_se'], mean_len=v['length']['mean'], seconds=v['seconds']) for n, v in raw.items()}
-    print(table(rows, list(next(iter(rows.values())))))
+    print(format_table(rows, '{:.4g}'))
     print(f"{a.n_eval} held-out creative prompts x {a.k} samples, <= {a.max_new_tokens} tokens; PowerFlow α={a.alpha:g}: "
           f"{a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts; s.e. over prompts")
     fig = pareto_figure(rows)

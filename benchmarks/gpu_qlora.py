@@ -7,7 +7,8 @@
 import argparse, tempfile, time
 from pathlib import Path
 import torch
-from _bench import machine, table, write_json
+from _bench import machine, write_json
+from powerflow_nb.toy import format_table
 from powerflow_nb.lm import load_lm, char_tokenizer
 from powerflow_nb.train import LATBConfig, train_latb
 
@@ -54,7 +55,7 @@ def main():
         print(f"random Qwen2, {n / 1e9:.3f}B parameters, {device}")
         for name, q in (('LoRA bf16', None), ('QLoRA nf4', '4bit')):
             rows[name] = run(d, q, device, cfg); print(name, rows[name], flush=True)
-    print(table(rows, ['peak GiB', 'tokens/s', 's/step', 'total s', 'final loss']))
+    print(format_table(rows, '{:.4g}', ['peak GiB', 'tokens/s', 's/step', 'total s', 'final loss']))
     print(f"QLoRA/LoRA peak memory ratio {rows['QLoRA nf4']['peak GiB'] / rows['LoRA bf16']['peak GiB']:.2f}, throughput ratio {rows['QLoRA nf4']['tokens/s'] / rows['LoRA bf16']['tokens/s']:.2f}")
     print(f"wrote {write_json(__file__, dict(args=vars(a), machine=machine(), params=n, rows=rows), '_tiny' if a.tiny else '')}")
 

@@ -11,7 +11,8 @@ the prompt; for MH/SMC everything the sampler ran through the model).
 """
 import argparse, time
 import numpy as np
-from _bench import load, machine, mean_se, table, write_json
+from _bench import load, machine, mean_se, write_json
+from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
 from powerflow_nb.eval import run_grpo_baseline, evaluate_reasoning, evaluate_power_sampler
@@ -33,13 +34,13 @@ def run_method(name, a, seed, train, evalset):
     if name.startswith('powerflow'):
         alpha = float(name.split('=')[1])
         m, t = load(a.model)
-        cfg = LATBConfig(**common, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, seed=seed,
-                         format_penalty=-0.5, progress=False, tensorboard=False)
+        cfg = LATBConfig(**common, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, seed=seed, logz_lr=2e-2,
+                         micro_batch=8, format_penalty=-0.5, progress=False, tensorboard=False)
         r = train_latb(m, train, alpha, cfg, tokenizer=t)
         tokens = int(sum(h['length'] * a.prompts_per_step * a.n_rollouts for h in r.history))
         return dict(evaluate_reasoning(r.model, r.tokenizer, evalset, **ev), train_tokens=tokens)
     r = run_grpo_baseline(load(a.model), train, reward=name.split()[1], steps=a.steps, num_generations=a.n_rollouts,
-                          max_completion_length=a.max_new_tokens, lr=a.lr, prompts_per_step=a.prompts_per_step, seed=seed)
+                          max_completion_length=a.max_new_tokens, lr=a.lr, prompts_per_step=a.prompts_per_step, micro_batch=8, seed=seed)
     return dict(evaluate_reasoning(r.model, r.tokenizer, evalset, **ev), train_tokens=r.train_tokens)
 
 def main(argv=None):
@@ -49,10 +50,10 @@ def main(argv=None):
     ap.add_argument('--methods', nargs='*', default=METHODS, help=f'subset of {METHODS}')
     for k in ('seeds', 'steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'n_eval', 'k', 'mh_budget', 'mh_block', 'smc_particles'):
         ap.add_argument('--' + k.replace('_', '-'), type=int)
-    ap.add_argument('--lr', type=float, default=1e-4)
+    ap.add_argument('--lr', type=float, default=5e-4, help='learning rate of every trained method')
     a = ap.parse_args(argv)
     d = (dict(seeds=1, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=2, k=2, mh_budget=1, mh_block=6, smc_particles=2) if a.quick else
-         dict(seeds=2, steps=6, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=12, k=4, mh_budget=2, mh_block=16, smc_particles=4))
+         dict(seeds=2, steps=6, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=16, k=4, mh_budget=2, mh_block=16, smc_particles=4))
     for k, v in d.items():
         if getattr(a, k) is None: setattr(a, k, v)
     if bad := [m for m in a.methods if m not in METHODS]: ap.error(f'--methods must be among {METHODS}, got {bad}')
@@ -73,7 +74,7 @@ def main(argv=None):
                       'train_tok': int(np.mean([r['train_tokens'] for r in raw[name]])),
                       'infer_tok/ans': float(np.mean([r['tokens_per_answer'] for r in raw[name]])),
                       'seconds': float(np.mean([r['seconds'] for r in raw[name]]))}
-    print(table(rows, list(next(iter(rows.values())))))
+    print(format_table(rows, '{:.4g}'))
     print(f"held-out arithmetic (levels 1-2), {a.n_eval} prompts x {a.k} samples at T=1, {a.seeds} seed(s); "
           f"training: {a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts, <= {a.max_new_tokens} tokens")
     for r in raw.values():

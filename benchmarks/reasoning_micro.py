@@ -5,7 +5,8 @@ held-out accuracy (avg@k at T = 1) and mean length before/after, standard errors
     python benchmarks/reasoning_micro.py --quick    # smoke test
 """
 import argparse, time
-from _bench import load, machine, mean_se, table, write_json
+from _bench import load, machine, mean_se, write_json
+from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import LATBConfig, train_latb
 from powerflow_nb.eval import evaluate_reasoning
@@ -40,7 +41,7 @@ def main():
         rows[name] = {'avg@k': acc, 's.e.': se, 'mean |y|': L, '|y| s.e.': Lse}
     ratio = rows[f'PowerFlow α={a.alpha:g}']['mean |y|'] / rows['base']['mean |y|']
     print(f"\nheld-out arithmetic (levels {a.levels}), {n_eval} prompts × k={k}, T=1, {len(seeds)} seed(s), {steps} LA-TB steps each:")
-    print(table(rows, ['avg@k', 's.e.', 'mean |y|', '|y| s.e.']))
+    print(format_table(rows, '{:.4g}', ['avg@k', 's.e.', 'mean |y|', '|y| s.e.']))
     print(f"length ratio after/before: {ratio:.2f}; total {time.perf_counter() - t0:.0f}s")
     p = write_json(__file__, dict(args=vars(a), machine=machine(), rows=rows, length_ratio=ratio, runs=runs, seconds=time.perf_counter() - t0), '_quick' if a.quick else '')
     print(f"wrote {p}")

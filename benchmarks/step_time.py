@@ -9,7 +9,8 @@ times LA-TB / GRPO, then min / median / max over rounds.
 """
 import argparse, time
 import numpy as np
-from _bench import load, machine, table, write_json
+from _bench import load, machine, write_json
+from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
 from powerflow_nb.eval import run_grpo_baseline
@@ -49,7 +50,7 @@ def main(argv=None):
     ratio = dict(min=min(per_round), median=float(np.median(per_round)), max=max(per_round))
     rows = {n: dict(median_s=float(np.median(v)), min_s=float(np.min(v)), max_s=float(np.max(v)), updates=len(v)) for n, v in times.items()}
     rows['ratio latb/grpo'] = dict(median_s=ratio['median'], min_s=ratio['min'], max_s=ratio['max'], updates=len(per_round))
-    print(table(rows, ['median_s', 'min_s', 'max_s', 'updates']))
+    print(format_table(rows, '{:.4g}', ['median_s', 'min_s', 'max_s', 'updates']))
     print(f"(ratio row: min/median/max over {a.rounds} rounds of median LA-TB time / median GRPO time; goal <= 1.10)")
     res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio, wall_s=time.time() - t0)
     print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))

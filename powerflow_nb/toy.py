@@ -194,14 +194,17 @@ def compare(lm:ToyLM, alpha:float, prompt:int=0)->dict:
     return {k: {'E|y|': expected_length(v, lm.lengths).item(), 'entropy': entropy(v).item(),
                 'KL(.||p_α)': kl(v, d['power']).item(), 'TV(.,p_α)': tv(v, d['power']).item()} for k, v in d.items()}
 
-def format_table(rows:dict, # {row name: {column: number}}
-                 fmt:str='{:.3f}', # number format
+def format_table(rows:dict, # {row name: {column: value}}
+                 fmt:str='{:.3f}', # format of float cells
+                 cols:list|None=None, # columns to show (default: the first row's keys)
                 )->str:
-    "A plain-text table of a dict of dicts, for printing in notebooks and benchmarks."
-    cols = list(next(iter(rows.values())))
+    "A plain-text table of a dict of dicts, for printing in notebooks and benchmarks; missing cells stay blank."
+    cols = list(cols or next(iter(rows.values())))
+    cell = lambda v: '' if v is None else fmt.format(v) if isinstance(v, float) else str(v)
     w = max(len(str(r)) for r in rows)
-    out = [' ' * w + ''.join(f'{c:>12s}' for c in cols)]
-    out += [f'{str(r):{w}s}' + ''.join(f'{fmt.format(v) if isinstance(v, float) else str(v):>12s}' for v in row.values()) for r, row in rows.items()]
+    cw = {c: 2 + max(len(str(c)), *(len(cell(row.get(c))) for row in rows.values())) for c in cols}
+    out = [' ' * w + ''.join(f'{c:>{cw[c]}}' for c in cols)]
+    out += [f'{str(r):{w}s}' + ''.join(f'{cell(row.get(c)):>{cw[c]}}' for c in cols) for r, row in rows.items()]
     return '\n'.join(out)
 
 # %% ../nbs/01_toy.ipynb #45ba8785

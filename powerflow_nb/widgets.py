@@ -217,7 +217,7 @@ class AlphaExplorer:
     "Interactive α explorer: samples (or exact distributions) of several methods side by side, re-drawn when α changes."
     def __init__(self, model="smollm2-135m", # a `ToyLM`, a model name/path for `load_lm`, a decoder, a loaded model or (model, tokenizer)
                  prompts=None, # prompts for the picker (default: a toy LM's prompts, or the shipped arithmetic and creative sets)
-                 methods=None, # method keys to tick at start (default: all built-in ones and every adapter)
+                 methods=None, # method keys to tick at start (default: every built-in one but real-LM MH, and every adapter)
                  adapters=None, # {name: (adapter path or toy policy, α it was trained at)}
                  alpha:float=1.0, # initial α, in [0.1, 10]
                  n:int=4, # samples per method (toy: top completions)
@@ -558,7 +558,7 @@ class LMBackend:
         self.decoder = HFDecoder(self.model, self.tokenizer)
         self.prompts = as_prompts(prompts if prompts is not None else default_prompts())
         self.methods = {**LM_METHODS, **{k: f"adapter {k} (trained at α = {a:g})" for k, (_, a) in self.adapters.items()}}
-        self.default_methods = tuple(LM_METHODS)
+        self.default_methods = tuple(m for m in LM_METHODS if m != 'mh')  # MH is sequential: slowest on CPU, tick it when wanted
         self.max_new_tokens, self.budget = max_new_tokens, budget
         self.device = next(self.model.parameters()).device
 
