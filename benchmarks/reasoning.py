@@ -8,8 +8,10 @@ the prompt; for MH/SMC everything the sampler ran through the model).
 
     python benchmarks/reasoning.py --quick     # smoke test, < 5 min on 2 CPU cores
     python benchmarks/reasoning.py             # full, < 60 min on 2 CPU cores
+    python benchmarks/reasoning.py --methods 'smc a=4' --merge   # rerun some rows of the full run, keep the others
 """
-import argparse, time
+import argparse, json, time
+from pathlib import Path
 import numpy as np
 from _bench import load, machine, mean_se, write_json
 from powerflow_nb.toy import format_table
@@ -43,6 +45,16 @@ def run_method(name, a, seed, train, evalset):
                           max_completion_length=a.max_new_tokens, lr=a.lr, prompts_per_step=a.prompts_per_step, micro_batch=8, seed=seed)
     return dict(evaluate_reasoning(r.model, r.tokenizer, evalset, **ev), train_tokens=r.train_tokens)
 
+def _earlier(a, ap)->dict:
+    "The full run that `--merge` updates; refuses one made with other sizes."
+    p = Path(__file__).with_name('reasoning' + ('_quick' if a.quick else '') + '.json')
+    if not p.exists(): ap.error(f'--merge: no earlier run at {p}')
+    old = json.loads(p.read_text())
+    skip = ('methods', 'merge')
+    mine, theirs = ({k: v for k, v in d.items() if k not in skip} for d in (vars(a), old['args']))
+    if mine != theirs: ap.error(f'--merge: the earlier run used other settings: {theirs} vs {mine}')
+    return old
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='smoke-test sizes')
@@ -51,12 +63,14 @@ def main(argv=None):
     for k in ('seeds', 'steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'n_eval', 'k', 'mh_budget', 'mh_block', 'smc_particles'):
         ap.add_argument('--' + k.replace('_', '-'), type=int)
     ap.add_argument('--lr', type=float, default=5e-4, help='learning rate of every trained method')
+    ap.add_argument('--merge', action='store_true', help="rerun only --methods and replace their rows in the existing JSON (same sizes)")
     a = ap.parse_args(argv)
     d = (dict(seeds=1, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=2, k=2, mh_budget=1, mh_block=6, smc_particles=2) if a.quick else
          dict(seeds=2, steps=6, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=16, k=4, mh_budget=2, mh_block=16, smc_particles=4))
     for k, v in d.items():
         if getattr(a, k) is None: setattr(a, k, v)
     if bad := [m for m in a.methods if m not in METHODS]: ap.error(f'--methods must be among {METHODS}, got {bad}')
+    old = _earlier(a, ap) if a.merge else None
     train = arithmetic('train', n=a.steps * a.prompts_per_step, levels=(1, 2))
     evalset = arithmetic('eval', n=a.n_eval, levels=(1, 2))
     t0, raw, rows = time.time(), {}, {}
@@ -74,12 +88,16 @@ def main(argv=None):
                       'train_tok': int(np.mean([r['train_tokens'] for r in raw[name]])),
                       'infer_tok/ans': float(np.mean([r['tokens_per_answer'] for r in raw[name]])),
                       'seconds': float(np.mean([r['seconds'] for r in raw[name]]))}
+    runs = [dict(methods=a.methods, wall_s=time.time() - t0)]
+    if old:  # keep the earlier run's other rows, in the usual order
+        rows, raw = ({m: d[m] for m in METHODS if m in d} for d in ({**old['table'], **rows}, {**old['runs'], **raw}))
+        runs = old.get('invocations', [dict(methods=old['args']['methods'], wall_s=old['wall_s'])]) + runs
     print(format_table(rows, '{:.4g}'))
     print(f"held-out arithmetic (levels 1-2), {a.n_eval} prompts x {a.k} samples at T=1, {a.seeds} seed(s); "
           f"training: {a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts, <= {a.max_new_tokens} tokens")
     for r in raw.values():
         for x in r: x['texts'] = x['texts'][:8]
-    res = dict(args=vars(a), machine=machine(), table=rows, runs=raw, wall_s=time.time() - t0)
+    res = dict(args={**vars(a), 'methods': list(rows)}, machine=machine(), table=rows, runs=raw, wall_s=sum(r['wall_s'] for r in runs), invocations=runs)
     print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
     return res
 

@@ -267,16 +267,17 @@ def power_texts(model, # a causal LM (the untrained base)
                 prompts:list, # prompt strings
                 alpha:float, # the power α
                 method:str='smc', # a `powerflow_nb.samplers` method: 'mh', 'smc', 'sir', 'temperature'
-                n:int=1, # samples per prompt
+                n:int=1, # samples per prompt, each from an independent run
                 budget:int|None=None, # the method's compute knob (MH steps, SMC particles, SIR proposals)
                 max_new_tokens:int=128, # completion budget
                 seed:int=0, # RNG seed
                 **kwargs, # method options, e.g. `block_size` for MH
                )->tuple:
-    "Completions from an inference-time power sampler: (texts, lengths, forward tokens spent)."
+    "Completions from an inference-time power sampler, prompt-major: (texts, lengths, forward tokens spent)."
     dec = HFDecoder(model, tokenizer)
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    ps = power_sample(dec, prompts, alpha, method, n=n, budget=budget, max_new_tokens=max_new_tokens, generator=g, **kwargs)
+    runs = [p for p in prompts for _ in range(n)]  # one independent run per answer
+    ps = power_sample(dec, runs, alpha, method, n=1, budget=budget, max_new_tokens=max_new_tokens, generator=g, **kwargs)
     texts = tokenizer.batch_decode([t[:l].tolist() for t, l in zip(ps.tokens, ps.lengths)], skip_special_tokens=True)
     return texts, ps.lengths.cpu(), int(ps.forward_tokens)
 
