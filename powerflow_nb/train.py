@@ -240,13 +240,15 @@ def update(model, logz, batch:RolloutBatch, objective, alpha:float, config:LATBC
         if not torch.isfinite(loss): finite = False; break
         loss.backward()
         loss_sum += loss.item(); resid.append(out.residual); ratios.append((logpi.detach() - s.logq[rows].to(dev)).sum(-1).exp())
-    for p in params:
-        if p.grad is None or not finite: p.grad = torch.zeros_like(p)
+    multi = accelerator is not None and accelerator.num_processes > 1
     bad = torch.tensor(0.0 if finite else 1.0, device=dev)
-    if accelerator is not None and accelerator.num_processes > 1:
-        bad = accelerator.reduce(bad, 'sum')
-        for p in params: p.grad = accelerator.reduce(p.grad, 'mean')
-    gnorm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+    if multi: bad = accelerator.reduce(bad, 'sum')  # every process takes the same skip decision
+    gnorm = torch.tensor(math.nan)
+    if bad.item() == 0:
+        for p in params:
+            if p.grad is None: p.grad = torch.zeros_like(p)
+            if multi: p.grad = accelerator.reduce(p.grad, 'mean')
+        gnorm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
     finite = bad.item() == 0 and bool(torch.isfinite(gnorm))
     if finite: optimizer.step(); scheduler.step()
     optimizer.zero_grad(set_to_none=True)
