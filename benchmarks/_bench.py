@@ -17,9 +17,13 @@ def mean_se(xs)->tuple:
     x = np.asarray(xs, dtype=float)
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
 
+def json_path(script:str, suffix:str='')->Path:
+    "<script stem><suffix>.json next to the script: where its results live."
+    return Path(script).with_name(Path(script).stem + suffix + '.json')
+
 def write_json(script:str, obj:dict, suffix:str='')->Path:
-    "Write `obj` to <script stem><suffix>.json next to the script, atomically (an earlier result is never half-overwritten)."
-    p = Path(script).with_name(Path(script).stem + suffix + '.json')
+    "Write `obj` to `json_path(script, suffix)` atomically (an earlier result is never half-overwritten)."
+    p = json_path(script, suffix)
     tmp = p.with_name(p.name + '.tmp')
     tmp.write_text(json.dumps(obj, indent=1, default=float))
     os.replace(tmp, p)

@@ -11,9 +11,8 @@ the prompt; for MH/SMC everything the sampler ran through the model).
     python benchmarks/reasoning.py --methods 'smc a=4' --merge   # rerun some rows of the full run, keep the others
 """
 import argparse, json, time
-from pathlib import Path
 import numpy as np
-from _bench import load, machine, mean_se, write_json
+from _bench import load, machine, mean_se, json_path, write_json
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
@@ -47,7 +46,7 @@ def run_method(name, a, seed, train, evalset):
 
 def _earlier(a, ap)->dict:
     "The full run that `--merge` updates; refuses one made with other sizes."
-    p = Path(__file__).with_name('reasoning' + ('_quick' if a.quick else '') + '.json')
+    p = json_path(__file__, '_quick' if a.quick else '')
     if not p.exists(): ap.error(f'--merge: no earlier run at {p}')
     old = json.loads(p.read_text())
     skip = ('methods', 'merge')
@@ -88,16 +87,16 @@ def main(argv=None):
                       'train_tok': int(np.mean([r['train_tokens'] for r in raw[name]])),
                       'infer_tok/ans': float(np.mean([r['tokens_per_answer'] for r in raw[name]])),
                       'seconds': float(np.mean([r['seconds'] for r in raw[name]]))}
-    runs = [dict(methods=a.methods, wall_s=time.time() - t0)]
+    invocations = [dict(methods=a.methods, wall_s=time.time() - t0)]
     if old:  # keep the earlier run's other rows, in the usual order
         rows, raw = ({m: d[m] for m in METHODS if m in d} for d in ({**old['table'], **rows}, {**old['runs'], **raw}))
-        runs = old.get('invocations', [dict(methods=old['args']['methods'], wall_s=old['wall_s'])]) + runs
+        invocations = old.get('invocations', [dict(methods=old['args']['methods'], wall_s=old['wall_s'])]) + invocations
     print(format_table(rows, '{:.4g}'))
     print(f"held-out arithmetic (levels 1-2), {a.n_eval} prompts x {a.k} samples at T=1, {a.seeds} seed(s); "
           f"training: {a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts, <= {a.max_new_tokens} tokens")
     for r in raw.values():
         for x in r: x['texts'] = x['texts'][:8]
-    res = dict(args={**vars(a), 'methods': list(rows)}, machine=machine(), table=rows, runs=raw, wall_s=sum(r['wall_s'] for r in runs), invocations=runs)
+    res = dict(args={**vars(a), 'methods': list(rows)}, machine=machine(), table=rows, runs=raw, wall_s=sum(r['wall_s'] for r in invocations), invocations=invocations)
     print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
     return res
 

@@ -276,8 +276,7 @@ def power_texts(model, # a causal LM (the untrained base)
     "Completions from an inference-time power sampler, prompt-major: (texts, lengths, forward tokens spent)."
     dec = HFDecoder(model, tokenizer)
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    runs = [p for p in prompts for _ in range(n)]  # one independent run per answer
-    ps = power_sample(dec, runs, alpha, method, n=1, budget=budget, max_new_tokens=max_new_tokens, generator=g, **kwargs)
+    ps = power_sample(dec, prompts, alpha, method, n=n, budget=budget, max_new_tokens=max_new_tokens, generator=g, **kwargs)
     texts = tokenizer.batch_decode([t[:l].tolist() for t, l in zip(ps.tokens, ps.lengths)], skip_special_tokens=True)
     return texts, ps.lengths.cpu(), int(ps.forward_tokens)
 

@@ -282,7 +282,7 @@ def power_sample(lm, # a model implementing the decoder protocol (toy LM or `pow
                  prompts:list, # prompts the model understands (toy: indices; real LMs: strings)
                  alpha:float, # the power α > 0
                  method:str='temperature', # one of 'temperature', 'sir', 'mh', 'smc'
-                 n:int=1, # samples per prompt
+                 n:int=1, # samples per prompt, each from its own run of the method
                  budget:int|None=None, # compute knob: SIR proposals, MH steps per block, SMC particles (None: the method's default)
                  max_new_tokens:int|None=None, # maximum |y| (default: `lm.max_len`)
                  generator:torch.Generator|None=None, # RNG for reproducible samples
@@ -291,8 +291,12 @@ def power_sample(lm, # a model implementing the decoder protocol (toy LM or `pow
     "Approximately sample p_α ∝ p^α with the chosen inference-time method."
     if method not in METHODS: raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if budget is not None: kwargs['budget'] = budget
+    _check_int(n, 'n')
+    runs = [p for p in _check_prompts(prompts) for _ in range(n)]  # prompt-major, one run per sample
     with torch.no_grad():
-        return METHODS[method](lm, prompts, alpha, n=n, max_new_tokens=max_new_tokens, generator=generator, **kwargs)
+        s = METHODS[method](lm, runs, alpha, n=1, max_new_tokens=max_new_tokens, generator=generator, **kwargs)
+    s.prompt_index = s.prompt_index.div(n, rounding_mode='floor')
+    return s
 
 # %% ../nbs/05_samplers.ipynb #24fd6461
 def tv_vs_budget(lm, # a single-prompt `ToyLM`

@@ -576,15 +576,15 @@ def _sample(self:LMBackend, method:str, req:Request, dec):
     from powerflow_nb.samplers import power_sample
     from powerflow_nb.lm import base_model
     g = torch.Generator(device=self.device).manual_seed(req.seed)
-    runs, kw = [req.prompt['prompt']] * req.n, dict(n=1, max_new_tokens=self.max_new_tokens, generator=g)  # n independent runs
+    prompts, kw = [req.prompt['prompt']], dict(n=req.n, max_new_tokens=self.max_new_tokens, generator=g)
     if method in self.adapters:
         self.model.set_adapter(method)
-        ps = power_sample(dec, runs, 1.0, 'temperature', **kw)
+        ps = power_sample(dec, prompts, 1.0, 'temperature', **kw)
         ps.logp = self._base_logp(req.prompt['prompt'], ps.tokens, ps.lengths)
         return ps
     with base_model(self.model):
-        if method == 'base': return power_sample(dec, runs, 1.0, 'temperature', **kw)
-        return power_sample(dec, runs, req.alpha, method, budget=None if method == 'temperature' else self.budget, **kw)
+        if method == 'base': return power_sample(dec, prompts, 1.0, 'temperature', **kw)
+        return power_sample(dec, prompts, req.alpha, method, budget=None if method == 'temperature' else self.budget, **kw)
 
 @patch
 def _base_logp(self:LMBackend, prompt, tokens:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
