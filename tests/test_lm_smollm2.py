@@ -42,7 +42,11 @@ def test_interrupted_conversion_then_first_conversion_then_cached_load(cache, mo
     assert tok2.padding_side == 'left' and tok2.pad_token is not None and tok2.eos_token == '<|im_end|>'
     for (n, p), (n2, p2) in zip(model.state_dict().items(), model2.state_dict().items()): assert n == n2 and torch.equal(p, p2.to(p.device, p.dtype))
 
-def test_4bit_on_cpu(smol, cache):
+@pytest.mark.parametrize('avx512bf16', [False, True], ids=['cpu-without-avx512bf16', 'cpu-with-avx512bf16'])
+def test_4bit_on_cpu(smol, cache, monkeypatch, avx512bf16):
+    "nf4 on the CPU whatever the CPU: bitsandbytes' feature flag is forced each way; sample, score and train forward agree."
+    import bitsandbytes.nn.modules as bnb_modules
+    monkeypatch.setattr(bnb_modules, 'has_avx512bf16', lambda: avx512bf16)
     model, tok = smol
     t0 = time.perf_counter(); m4, t4 = lm.load_lm(quantize='4bit', device='cpu'); TIMES['4-bit load'] = time.perf_counter() - t0
     assert 'Linear4bit' in type(m4.model.layers[0].mlp.up_proj).__name__
@@ -54,6 +58,10 @@ def test_4bit_on_cpu(smol, cache):
     assert (top4 == top[:, None]).any(-1).all(), (tok.batch_decode(top[:, None]), [tok.batch_decode(r) for r in top4[:, :, None]])
     s4 = lm.sample(m4, t4, prompts[:1], n=2, max_new_tokens=8, seed=0)
     torch.testing.assert_close(lm.score(m4, s4), s4.logp, atol=1e-3, rtol=0)
+    m4.train()
+    train_lp = lm.completion_logprobs(m4, s4.prompt_ids, s4.prompt_mask, s4.completion_ids, s4.completion_mask).detach()
+    m4.eval()
+    torch.testing.assert_close(train_lp, s4.logp, atol=1e-3, rtol=0)
 
 def test_sample_8x32_and_score(smol):
     model, tok = smol
