@@ -4,11 +4,11 @@
 
 # %% ../nbs/00_escort.ipynb #0bb6d515
 from __future__ import annotations
-import math
+import math, numbers
 import torch
 
 # %% auto #0
-__all__ = ['check_alpha', 'escort_logp', 'escort', 'entropy', 'effective_support']
+__all__ = ['check_alpha', 'check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
 
 # %% ../nbs/00_escort.ipynb #782d482d
 def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `allow_inf`)
@@ -16,41 +16,105 @@ def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `
                 allow_inf:bool=False, # accept `float('inf')` (uniform over the modes)
                )->float:
     "Return `alpha` as a float, or raise `ValueError` naming `name`, the value and what is allowed."
-    try: a = float(alpha)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a number > 0, got {alpha!r}") from None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):  # True is not a power; '4' is a typo away from a bug
+        raise ValueError(f"{name} must be a number > 0, got {alpha!r}")
+    a = float(alpha)
     if math.isnan(a) or a <= 0 or (math.isinf(a) and not allow_inf):
         allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
         raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
     return a
 
+# %% ../nbs/00_escort.ipynb #80324984
+def _at(mask:torch.Tensor, x:torch.Tensor)->str:
+    "Where the first True entry of `mask` is, and `x` itself when it is small, for error messages."
+    where = f"at index {tuple(torch.nonzero(mask)[0].tolist())} " if mask.dim() else ''
+    return where + (f"in {' '.join(str(x).split())}" if x.numel() <= 8 else f"in a tensor of shape {tuple(x.shape)}")
+
+def _refuse(x:torch.Tensor, top:torch.Tensor, dim:int, name:str, probs:bool):
+    "Raise the `ValueError` that explains why `x` (with maxima `top` along `dim`) was refused."
+    nan = torch.isnan(x)
+    if bool(nan.any()): raise ValueError(f"{name} must not contain NaN, got NaN {_at(nan, x)}")
+    if probs:
+        bad = ~((x >= 0) & (x < math.inf))
+        if bool(bad.any()):
+            raise ValueError(f"{name} must be probabilities (finite and >= 0), got {x[bad][0].item():g} {_at(bad, x)}")
+        raise ValueError(f"{name} must have a positive entry along dim={dim} (all zero: no outcome is possible), "
+                         f"got an all-zero categorical {_at(top == 0, x)}")
+    pinf = x == math.inf
+    if bool(pinf.any()):
+        raise ValueError(f"{name} must be < +inf (use -inf for an impossible outcome), got +inf {_at(pinf, x)}")
+    raise ValueError(f"{name} must have a finite entry along dim={dim} (all -inf: no outcome is possible), "
+                     f"got an all -inf categorical {_at(top == -math.inf, x)}")
+
+def _as_float(x)->torch.Tensor:
+    "`x` as a tensor; integer and bool tensors become float64."
+    x = torch.as_tensor(x)
+    return x if x.is_floating_point() else x.double()
+
+def check_logp(logp:torch.Tensor, # log-probabilities or unnormalised logits (-inf marks an impossible outcome)
+               dim:int=-1, # the categorical axis
+               name:str='logp', # argument name used in the error message
+               normalised:bool=False, # also require log-probabilities: entries <= 0 and exp summing to 1 along `dim`
+              )->torch.Tensor:
+    "Return `logp` as a float tensor, or raise `ValueError` on NaN, +inf or a categorical with no finite entry."
+    logp = _as_float(logp)
+    if not logp.numel(): return logp
+    top = logp.amax(dim)  # one cheap reduction: NaN if any entry is NaN, +inf if one is +inf, -inf if all are -inf
+    if not bool(torch.isfinite(top).all()): _refuse(logp, top, dim, name, probs=False)
+    if normalised:
+        hi = float(top.max())
+        if hi > 1e-6:
+            raise ValueError(f"{name} must be normalised log-probabilities (every entry <= 0), got {hi:.4g} "
+                             f"{_at(logp == hi, logp)}; pass log_softmax(logits)")
+        lse = logp.logsumexp(dim)
+        off = lse.abs() > max(1e-3, 8 * torch.finfo(logp.dtype).eps)
+        if bool(off.any()):
+            mass = lse[off][0].exp().item()
+            raise ValueError(f"{name} must be normalised log-probabilities (exp sums to 1 along dim={dim}), "
+                             f"got a total mass of {mass:.4g} {_at(off, logp)}; pass log_softmax(logits)")
+    return logp
+
+def check_probs(p:torch.Tensor, # probabilities (or non-negative weights) along `dim`
+                dim:int=-1, # the categorical axis
+                name:str='p', # argument name used in the error message
+               )->torch.Tensor:
+    "Return `p` as a float tensor, or raise `ValueError` unless it is finite, >= 0 and not all zero along `dim`."
+    p = _as_float(p)
+    if not p.numel(): return p
+    lo, top = p.amin(dim), p.amax(dim)  # NaN propagates into both
+    if not bool(((lo >= 0) & (top > 0) & (top < math.inf)).all()): _refuse(p, top, dim, name, probs=True)
+    return p
+
 # %% ../nbs/00_escort.ipynb #f9b2d953
+def _escort_logp(logp:torch.Tensor, a:float, dim:int)->torch.Tensor:
+    "The transform itself, on checked input."
+    if math.isinf(a):
+        modes = logp == logp.amax(dim, keepdim=True)
+        return torch.where(modes, 0.0, -math.inf).to(logp.dtype).log_softmax(dim)
+    return (a * logp).log_softmax(dim)
+
 def escort_logp(logp:torch.Tensor, # log-probabilities or unnormalised logits (may contain -inf)
                 alpha:float, # the power α > 0, or `inf`
                 dim:int=-1, # the categorical axis
                )->torch.Tensor:
     "Log-probabilities of the α-power (escort) distribution of `logp` along `dim`."
     a = check_alpha(alpha, allow_inf=True)
-    logp = torch.as_tensor(logp)
-    if not logp.is_floating_point(): logp = logp.double()
-    if torch.isnan(logp).any(): raise ValueError("logp contains NaN")
-    if math.isinf(a):
-        modes = logp == logp.amax(dim, keepdim=True)
-        return torch.where(modes, 0.0, -math.inf).to(logp.dtype).log_softmax(dim)
-    return (a * logp).log_softmax(dim)
+    return _escort_logp(check_logp(logp, dim), a, dim)
 
 def escort(p:torch.Tensor, # probabilities along `dim`
            alpha:float, # the power α > 0, or `inf`
            dim:int=-1, # the categorical axis
           )->torch.Tensor:
     "The α-power (escort) distribution of probabilities `p`: p^α / Σ p^α."
-    return escort_logp(torch.as_tensor(p).log(), alpha, dim).exp()
+    a = check_alpha(alpha, allow_inf=True)
+    return _escort_logp(check_probs(p, dim).log(), a, dim).exp()
 
 # %% ../nbs/00_escort.ipynb #384bf2d6
 def entropy(logp:torch.Tensor, # normalised log-probabilities (may contain -inf)
             dim:int=-1, # the categorical axis
            )->torch.Tensor:
     "Shannon entropy in nats of the categorical(s) with log-probabilities `logp`."
-    logp = torch.as_tensor(logp)
+    logp = check_logp(logp, dim, normalised=True)
     return -torch.where(logp > -math.inf, logp.exp() * logp, 0.0).sum(dim)
 
 def effective_support(logp:torch.Tensor, # normalised log-probabilities

@@ -12,16 +12,18 @@ import torch
 from tqdm.auto import tqdm
 from .escort import check_alpha
 from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz
-from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft, check_finite
-from .data import load_prompts, has_boxed, is_correct
+from .toy import ToyLM, decode
+from .objectives import ToyPolicy, table_token_logp
+from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft, check_finite, Samples
+from .data import Prompt, load_prompts, has_boxed, is_correct
 
 # %% auto #0
 __all__ = ['RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
            'check_manifest', 'nonfinite_params', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
-           'clean_orphans', 'prepare_policy', 'check_prompt_lengths', 'make_logz', 'step_prompts', 'RolloutBatch',
-           'prompt_states', 'rollout', 'logz_values', 'start_logz', 'update', 'model_fingerprint', 'run_identity',
-           'identity_diff', 'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult',
-           'resolve_config', 'open_run', 'train_latb']
+           'clean_orphans', 'prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy',
+           'make_policy', 'make_logz', 'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz', 'update',
+           'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir', 'clear_run', 'save_final',
+           'stop_on_signals', 'TrainResult', 'lr_factor', 'resolve_config', 'open_run', 'train_latb']
 
 # %% ../nbs/07_train.ipynb #b747a011
 RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress')
@@ -51,6 +53,7 @@ class LATBConfig:
     lr:float = 1e-4 # LoRA learning rate
     logz_lr:float = 1e-2 # learning rate of log Z′ (10-100x the policy's)
     warmup_steps:int = 0 # linear warm-up of both learning rates
+    final_lr_frac:float = 1.0 # both learning rates decay linearly to this fraction by the last step (1: constant)
     max_grad_norm:float = 1.0 # gradient clipping
     micro_batch:int = 8 # sequences per forward/backward (rounded to whole prompt groups) and per sampling batch
     updates_per_batch:int = 1 # updates per rollout batch; >1 makes the clipped IS weight w matter
@@ -75,15 +78,14 @@ class LATBConfig:
     progress:bool = True # tqdm progress bar (run control)
 
     def __post_init__(self):
-        if self.alpha is not None:
-            if isinstance(self.alpha, bool): raise _bad('alpha', self.alpha, 'a finite number > 0')
-            self.alpha = check_alpha(self.alpha)
+        if self.alpha is not None: self.alpha = check_alpha(self.alpha)
         if self.objective not in OBJECTIVES: raise _bad('objective', self.objective, f"one of {sorted(OBJECTIVES)}")
         for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
                   'max_prompt_tokens', 'save_every', 'max_nonfinite'): _check_int(k, getattr(self, k), 1)
         for k in ('warmup_steps', 'seed'): _check_int(k, getattr(self, k), 0)
         for k in ('lr', 'logz_lr', 'max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
         _check_number('clip_eps', self.clip_eps, 0, 1)
+        _check_number('final_lr_frac', self.final_lr_frac, 0, 1, hi_open=False)
         _check_number('lora_dropout', self.lora_dropout, 0, 1, lo_open=False)
         _check_number('format_penalty', self.format_penalty, -math.inf, 0, hi_open=False)
         for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress'):
@@ -172,14 +174,14 @@ def _disk_errors(what:str, keep:str):
 # %% ../nbs/07_train.ipynb #e05c9f2c
 def save_checkpoint(out_dir:Path|str, # the run folder
                     step:int, # number of completed steps
-                    model, # the PEFT policy
+                    policy, # the policy (protocol): its trainable weights are saved
                     logz:torch.nn.Module, # the log Z′ module
                     optimizer, scheduler, # their states are saved too
                     run:dict, # the run description (config and identity), saved as run.json
                     keep:int=2, # how many checkpoints to keep
                    )->Path:
     "Write checkpoint `step` atomically with checksums, point `latest` at it, prune older ones."
-    bad = nonfinite_params(model, logz)
+    bad = nonfinite_params(policy.module, logz)
     if bad: raise ValueError(f"refusing to checkpoint step {step}: non-finite trainable parameters {bad[:5]}")
     ck = Path(out_dir) / 'checkpoints'
     name = f'step-{step:06d}'
@@ -188,7 +190,7 @@ def save_checkpoint(out_dir:Path|str, # the run folder
     with _disk_errors(f"checkpoint {ck / name}", kept):
         if check_manifest(ck / name) is not None:
             with atomic_dir(ck / name, replace=True) as d:
-                model.save_pretrained(d / 'adapter')
+                policy.save(d / 'adapter')
                 torch.save({'logz': logz.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
                             'rng': _rng_state(), 'step': step}, d / 'state.pt')
                 (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
@@ -218,12 +220,10 @@ def find_checkpoint(out_dir:Path|str, # the run folder
                                   + ". Pass overwrite=True to start the run again (or restore the files)")
     return None
 
-def load_checkpoint(path:Path|str, model, logz, optimizer, scheduler)->int:
-    "Restore adapter, log Z′, optimizer, scheduler and RNG states from a checkpoint folder; return its step."
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
+def load_checkpoint(path:Path|str, policy, logz, optimizer, scheduler)->int:
+    "Restore the policy's weights, log Z′, optimizer, scheduler and RNG states from a checkpoint folder; return its step."
     path = Path(path)
-    set_peft_model_state_dict(model, load_file(path / 'adapter' / 'adapter_model.safetensors', device=str(next(model.parameters()).device)))
+    policy.load(path / 'adapter')
     st = torch.load(path / 'state.pt', weights_only=False, map_location='cpu')
     logz.load_state_dict(st['logz'])
     optimizer.load_state_dict(st['optimizer'])
@@ -248,7 +248,7 @@ def prepare_policy(model, # model name / local folder, a transformers model, or 
                    config:LATBConfig, # LoRA and quantisation settings
                    device=None, # where to load a named model
                   ):
-    "The trainable PEFT policy and its tokenizer."
+    "The trainable PEFT model and its tokenizer."
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     if isinstance(model, (str, os.PathLike)): model, tokenizer = load_lm(str(model), quantize=config.quantize, device=device or 'auto')
     elif tokenizer is None: raise ValueError("tokenizer is required when model is a loaded model (or pass a model name)")
@@ -271,9 +271,121 @@ def check_prompt_lengths(items:list, tokenizer, config:LATBConfig, context:int|N
     if not keep: raise ValueError(f"prompts: every prompt is longer than {limit} tokens")
     return keep
 
-def make_logz(kind:str, model, n_prompts:int)->torch.nn.Module:
-    "LogZHead on the base model's hidden size (`kind='head'`) or ScalarLogZ with one value per prompt."
-    return LogZHead(model.config.hidden_size) if kind == 'head' else ScalarLogZ(n_prompts)
+# %% ../nbs/07_train.ipynb #417d5abb
+@torch.no_grad()
+def prompt_states(model, tokenizer, prompts:list, chat:bool=True)->tuple[torch.Tensor, torch.Tensor]:
+    "Last-layer hidden states [U, P, H] and mask of left-padded prompts (call inside `base_model` for base states)."
+    ids, mask = encode_prompts(tokenizer, prompts, chat=chat)
+    dev = next(model.parameters()).device
+    ids, mask = ids.to(dev), mask.to(dev)
+    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, output_hidden_states=True)
+    return out.hidden_states[-1].float(), mask
+
+# %% ../nbs/07_train.ipynb #07a9feea
+class HFPolicy:
+    "The policy protocol for a PEFT model: rollouts with the KV cache, log π_θ with gradients, log p with adapters off."
+    def __init__(self, model, # a PEFT causal LM (its trainable parameters are the policy's)
+                 tokenizer, # its tokenizer
+                 chat:bool=True, # apply the chat template
+                ):
+        self.module, self.tokenizer, self.chat = model, tokenizer, chat
+        self.hidden_size = model.config.hidden_size
+    def __repr__(self): return f"HFPolicy({type(self.module.get_base_model()).__name__})"
+
+    def prompts(self, source, config:LATBConfig)->list:
+        "The training prompts from any `load_prompts` source, too-long ones dropped."
+        ctx = getattr(self.module.config, 'max_position_embeddings', None)
+        return check_prompt_lengths(load_prompts(source), self.tokenizer, config, ctx)
+
+    def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
+        "`config.n_rollouts` completions per prompt; `logq` holds π_old per token."
+        self.module.eval()
+        return sample(self.module, self.tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
+                      temperature=config.temperature, chat=self.chat, generator=generator, batch_size=config.micro_batch)
+
+    def logprobs(self, s:Samples, rows:torch.Tensor)->torch.Tensor:
+        "Per-token log π_θ [b, T] of rows `rows` of `s`, with gradients (train mode)."
+        self.module.train()
+        return completion_logprobs(self.module, s.prompt_ids[rows], s.prompt_mask[rows], s.completion_ids[rows], s.completion_mask[rows])
+
+    def base_logprobs(self, s:Samples, config:LATBConfig)->torch.Tensor:
+        "Per-token log p [B, T] under the base model (adapters off, same weights)."
+        with base_model(self.module): return score(self.module, s, batch_size=config.micro_batch)
+
+    def prompt_states(self, prompts:list)->tuple[torch.Tensor, torch.Tensor]:
+        "The base model's last hidden states of `prompts` (the input of `LogZHead`)."
+        with base_model(self.module): return prompt_states(self.module, self.tokenizer, prompts, self.chat)
+
+    def texts(self, s:Samples)->list: return s.texts
+    def check_finite(self): check_finite(self.module, 'the model')
+    def fingerprint(self)->dict: return model_fingerprint(self.module)
+    def save(self, folder:Path): self.module.save_pretrained(folder)
+    def load(self, folder:Path):
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+        dev = str(next(self.module.parameters()).device)
+        set_peft_model_state_dict(self.module, load_file(Path(folder) / 'adapter_model.safetensors', device=dev))
+
+# %% ../nbs/07_train.ipynb #1de2b84f
+class ToyLMPolicy:
+    "The policy protocol for a neural policy on an enumerable toy LM (`objectives.ToyPolicy`); prompts are prompt indices."
+    def __init__(self, policy:ToyPolicy, # the trainable policy; `policy.lm` is the frozen base model
+                ):
+        self.module, self.lm, self.tokenizer = policy, policy.lm, None
+    def __repr__(self): return f"ToyLMPolicy({self.lm!r})"
+
+    def prompts(self, source, config:LATBConfig)->list:
+        "Prompt indices (None: all of the toy LM's prompts) as `Prompt`s without answers."
+        idx = list(range(self.lm.n_prompts)) if source is None else list(source)
+        if not idx or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.lm.n_prompts for i in idx):
+            raise ValueError(f"prompts of a toy LM must be None or a non-empty list of prompt indices in [0, {self.lm.n_prompts}), got {source!r}")
+        return [Prompt(i, id=f'toy-{i}') for i in idx]
+
+    def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
+        "`config.n_rollouts` completions per prompt index, as `lm.Samples` (`prompt_ids` [B, 1] holds the index)."
+        idx = torch.as_tensor(prompts, dtype=torch.long).repeat_interleave(config.n_rollouts)
+        with torch.no_grad(): r = decode(self.module, idx.tolist(), config.max_new_tokens, config.temperature, generator)
+        last = r.tokens.gather(1, (r.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+        names = ['·'.join(self.lm.names[t] for t in row[:n]) for row, n in zip(r.tokens.tolist(), r.lengths.tolist())]
+        return Samples(idx[:, None], torch.ones(len(idx), 1, dtype=torch.bool), r.tokens, r.mask, r.lengths, r.logp, r.logq, names,
+                       torch.arange(len(prompts)).repeat_interleave(config.n_rollouts), list(prompts), float(config.temperature), 1.0,
+                       self.lm.eos_id)
+
+    def logprobs(self, s:Samples, rows:torch.Tensor)->torch.Tensor:
+        return self.module.token_logp(s.prompt_ids[rows, 0], s.completion_ids[rows], s.completion_mask[rows])
+    def base_logprobs(self, s:Samples, config:LATBConfig)->torch.Tensor:
+        return table_token_logp(self.lm.table, self.lm, s.prompt_ids[:, 0], s.completion_ids, s.completion_mask)
+    def prompt_states(self, prompts:list):
+        raise ValueError("logz='head' needs a real LM's hidden states; use logz='scalar' with a toy LM")
+    def texts(self, s:Samples)->list: return s.texts
+    def check_finite(self): check_finite(self.module, 'the toy policy')
+    def fingerprint(self)->dict:
+        h = hashlib.sha256(self.lm.table.detach().double().numpy().tobytes()).hexdigest()[:16]
+        return {'class': 'ToyLM', 'name': repr(self.lm), 'weights': h}
+    def save(self, folder:Path):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        torch.save(self.module.state_dict(), Path(folder) / 'policy.pt')
+    def load(self, folder:Path): self.module.load_state_dict(torch.load(Path(folder) / 'policy.pt', map_location='cpu'))
+
+# %% ../nbs/07_train.ipynb #f9aea82d
+def make_policy(model, # a model name or folder, a transformers/PEFT model, a `ToyLM` or a `ToyPolicy`
+                tokenizer, # the tokenizer of a loaded transformers model
+                config:LATBConfig, # LoRA, quantisation and seed
+                device=None, # where to load a named model
+               ):
+    "The policy protocol for `model`: `ToyLMPolicy` for toy LMs, `HFPolicy` (LoRA/QLoRA added) otherwise."
+    if isinstance(model, ToyLM): return ToyLMPolicy(ToyPolicy(model, seed=config.seed))
+    if isinstance(model, ToyPolicy): return ToyLMPolicy(model)
+    return HFPolicy(*prepare_policy(model, tokenizer, config, device), chat=config.chat)
+
+def make_logz(kind:str, policy, n_prompts:int)->torch.nn.Module:
+    "LogZHead on the base model's hidden size (`kind='head'`) or ScalarLogZ with one value per prompt (in the policy's dtype)."
+    if kind == 'head':
+        if not hasattr(policy, 'hidden_size'): policy.prompt_states([])  # raises: this policy has no hidden states
+        return LogZHead(policy.hidden_size)
+    dtype = next(policy.module.parameters()).dtype
+    return ScalarLogZ(n_prompts, dtype=dtype if dtype.is_floating_point else torch.float32)
 
 # %% ../nbs/07_train.ipynb #98ff8df8
 def step_prompts(n_items:int, # number of prompts
@@ -287,7 +399,7 @@ def step_prompts(n_items:int, # number of prompts
 # %% ../nbs/07_train.ipynb #435d35bb
 @dataclass
 class RolloutBatch:
-    samples: object # powerflow_nb.lm.Samples from the policy (logq = π_old per token)
+    samples: Samples # the policy's rollouts (logq = π_old per token)
     base_logp: torch.Tensor # [B, T] per-token log p under the base model
     prompt_ids: torch.Tensor # [B] index of each row's prompt in the training set (ScalarLogZ)
     hidden: torch.Tensor|None # [U, P, H] base hidden states of the step's prompts (LogZHead)
@@ -295,28 +407,15 @@ class RolloutBatch:
     psi: torch.Tensor|None # [B] format penalty
 
 @torch.no_grad()
-def prompt_states(model, tokenizer, prompts:list, chat:bool=True)->tuple[torch.Tensor, torch.Tensor]:
-    "Last-layer hidden states [U, P, H] and mask of left-padded prompts (call inside `base_model` for base states)."
-    ids, mask = encode_prompts(tokenizer, prompts, chat=chat)
-    dev = next(model.parameters()).device
-    ids, mask = ids.to(dev), mask.to(dev)
-    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, output_hidden_states=True)
-    return out.hidden_states[-1].float(), mask
-
-@torch.no_grad()
-def rollout(model, tokenizer, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
+def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
     "Sample the step's completions from the policy and score them under the base model."
-    model.eval()
     prompts = [items[i].prompt for i in idx]
-    s = sample(model, tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
-               temperature=config.temperature, chat=config.chat, generator=generator, batch_size=config.micro_batch)
-    with base_model(model):
-        base = score(model, s, batch_size=config.micro_batch)
-        if not torch.isfinite(base[s.completion_mask.to(base.device)]).all():
-            check_finite(model, 'the base model')
-            raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
-        hidden, hmask = prompt_states(model, tokenizer, prompts, config.chat) if config.logz == 'head' else (None, None)
+    s = policy.sample(prompts, config, generator)
+    base = policy.base_logprobs(s, config)
+    if not torch.isfinite(base[s.completion_mask.to(base.device)]).all():
+        policy.check_finite()
+        raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
+    hidden, hmask = policy.prompt_states(prompts) if config.logz == 'head' else (None, None)
     psi = torch.tensor([0.0 if has_boxed(t) else config.format_penalty for t in s.texts], device=base.device) if config.format_penalty else None
     return RolloutBatch(s, base, torch.as_tensor(idx, device=base.device)[s.prompt_index.to(base.device)], hidden, hmask, psi)
 
@@ -337,9 +436,8 @@ def start_logz(logz, batch:RolloutBatch, objective, alpha:float, config:LATBConf
     init_logz(logz, r, ids)
 
 # %% ../nbs/07_train.ipynb #b12f1235
-def update(model, logz, batch:RolloutBatch, objective, alpha:float, config:LATBConfig, optimizer, scheduler, params:list, accelerator=None)->dict:
+def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATBConfig, optimizer, scheduler, params:list, accelerator=None)->dict:
     "One optimizer step on a rollout batch; returns its metrics (`finite` False when the step was skipped)."
-    model.train()
     s, B = batch.samples, len(batch.samples)
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
@@ -347,7 +445,7 @@ def update(model, logz, batch:RolloutBatch, objective, alpha:float, config:LATBC
     loss_sum, finite, resid, ratios = 0.0, True, [], []
     for rows in torch.arange(B, device=dev).split(per):
         mask = s.completion_mask[rows].to(dev)
-        with amp: logpi = completion_logprobs(model, s.prompt_ids[rows], s.prompt_mask[rows], s.completion_ids[rows], mask).float()
+        with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
         if not torch.isfinite(logpi).all(): finite = False; break
         out = objective(logpi, batch.base_logp[rows], logz_values(logz, batch, rows), alpha, mask=mask,
                         logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
@@ -401,10 +499,10 @@ def model_fingerprint(model, # a transformers or PEFT model
         h.update(t.view(torch.uint8).numpy().tobytes())
     return {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'weights': h.hexdigest()[:16]}
 
-def run_identity(model, items:list)->dict:
+def run_identity(policy, items:list)->dict:
     "What a checkpoint belongs to: the base model's fingerprint and the prompt set's checksum."
     prompts = json.dumps([[it.prompt, it.answer] for it in items], sort_keys=True, default=str)
-    return {'base_model': model_fingerprint(model), 'prompts': hashlib.sha256(prompts.encode()).hexdigest()[:16], 'n_prompts': len(items)}
+    return {'base_model': policy.fingerprint(), 'prompts': hashlib.sha256(prompts.encode()).hexdigest()[:16], 'n_prompts': len(items)}
 
 def identity_diff(saved:dict, now:dict)->list:
     "What differs between two run identities, in words."
@@ -500,11 +598,11 @@ def _keep_metrics_until(path:Path, step:int):
         if rec.get('step', math.inf) <= step: keep.append(line)
     atomic_write(path, ''.join(l + '\n' for l in keep))
 
-def save_final(out_dir:Path, model, logz, run:dict, step:int):
+def save_final(out_dir:Path, policy, logz, run:dict, step:int):
     "The final adapter in PEFT format with log Z′ and the run description (`run.json`) beside it (atomic)."
     with _disk_errors(f"the final adapter {out_dir / 'adapter'}", "the checkpoints are intact"):
         with atomic_dir(out_dir / 'adapter', replace=True) as d:
-            model.save_pretrained(d)
+            policy.save(d)
             torch.save({'kind': run['config']['logz'], 'state': logz.state_dict()}, d / 'logz.pt')
             (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
     return out_dir / 'adapter'
@@ -539,6 +637,10 @@ def _tensorboard(out_dir, enabled):
     except ImportError: return None
     return SummaryWriter(str(out_dir / 'tensorboard'))
 
+def lr_factor(i:int, cfg:LATBConfig)->float:
+    "Learning-rate multiplier after `i` updates: linear warm-up, then linear decay to `final_lr_frac` at `steps`."
+    return min(1.0, (i + 1) / (cfg.warmup_steps + 1)) * (1 - (1 - cfg.final_lr_frac) * min(i, cfg.steps) / cfg.steps)
+
 def resolve_config(alpha, # α given to `train_latb` (None: take the config's)
                    config:LATBConfig|None, # the configuration (None: defaults)
                   )->LATBConfig:
@@ -548,7 +650,6 @@ def resolve_config(alpha, # α given to `train_latb` (None: take the config's)
     if alpha is None:
         if cfg.alpha is None: raise ValueError("alpha is required: pass alpha=... to train_latb or set LATBConfig(alpha=...)")
         return cfg
-    if isinstance(alpha, bool): raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
     a = check_alpha(alpha)
     if cfg.alpha is not None and cfg.alpha != a: raise ValueError(f"alpha={a:g} differs from config.alpha={cfg.alpha:g}: give one")
     return dataclasses.replace(cfg, alpha=a)
@@ -592,22 +693,21 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
     from accelerate import Accelerator
     cfg = resolve_config(alpha, config)
     a = cfg.alpha
-    items = load_prompts(prompts)
     acc = Accelerator(cpu=not torch.cuda.is_available())  # on a machine without CUDA, several processes are MULTI_CPU (gloo)
-    model, tokenizer = prepare_policy(model, tokenizer, cfg, device=acc.device)
-    check_finite(model, 'the model')
-    dev = next(model.parameters()).device
-    items = check_prompt_lengths(items, tokenizer, cfg, getattr(model.config, 'max_position_embeddings', None))
-    run = {'config': asdict(cfg), 'identity': run_identity(model, items)}
-    logz = make_logz(cfg.logz, model, len(items)).to(dev)
-    lora = [p for p in model.parameters() if p.requires_grad]
+    policy = make_policy(model, tokenizer, cfg, device=acc.device)
+    items = policy.prompts(prompts, cfg)
+    policy.check_finite()
+    dev = next(policy.module.parameters()).device
+    run = {'config': asdict(cfg), 'identity': run_identity(policy, items)}
+    logz = make_logz(cfg.logz, policy, len(items)).to(dev)
+    lora = [p for p in policy.module.parameters() if p.requires_grad]
     params = lora + list(logz.parameters())
     opt = torch.optim.AdamW([{'params': lora, 'lr': cfg.lr}, {'params': list(logz.parameters()), 'lr': cfg.logz_lr}], weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / (cfg.warmup_steps + 1)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, cfg))
     out = Path(cfg.out_dir) if cfg.out_dir else None
     main = acc.is_main_process
     with open_run(out, cfg, run['identity'], acc) as ck:
-        start = load_checkpoint(ck, model, logz, opt, sched) if ck else 0
+        start = load_checkpoint(ck, policy, logz, opt, sched) if ck else 0
         objective, tb = get_objective(cfg.objective), _tensorboard(out, cfg.tensorboard and main)
         history, bad_run, step = [], 0, start
         desc = f'LA-TB α={a:g}' if cfg.objective == 'latb' else f'{cfg.objective} α={a:g}'
@@ -617,9 +717,9 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
                 t0 = time.perf_counter()
                 g = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + step * 7919 + acc.process_index)
                 idx = step_prompts(len(items), cfg.prompts_per_step, step, cfg.seed, acc.process_index, acc.num_processes)
-                batch = rollout(model, tokenizer, items, idx, cfg, g)
+                batch = rollout(policy, items, idx, cfg, g)
                 if step == 0 and cfg.objective in USES_LOGZ: start_logz(logz, batch, objective, a, cfg, acc)
-                for _ in range(cfg.updates_per_batch): m = update(model, logz, batch, objective, a, cfg, opt, sched, params, acc)
+                for _ in range(cfg.updates_per_batch): m = update(policy, logz, batch, objective, a, cfg, opt, sched, params, acc)
                 s = batch.samples
                 with torch.no_grad(): lz = logz_values(logz, batch, torch.arange(len(s), device=dev))
                 m.update(step=step + 1, length=s.lengths.float().mean().item(), logz=lz.mean().item(),
@@ -642,11 +742,11 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
                                        f"{out} is intact; lower lr or check the model's dtype")
                 stopping = any([cb(m) for cb in callbacks]) or bool(stop)  # every callback sees every step
                 if out and ((step + 1) % cfg.save_every == 0 or stopping):
-                    if main: save_checkpoint(out, step + 1, model, logz, opt, sched, run)
+                    if main: save_checkpoint(out, step + 1, policy, logz, opt, sched, run)
                     acc.wait_for_everyone()
                 if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {step + 1}" + (f"; checkpoint in {out}" if out else ""))
                 if stopping: break
         if tb: tb.close()
-        if out and main: save_final(out, model, logz, run, start + len(history))
+        if out and main: save_final(out, policy, logz, run, start + len(history))
         acc.wait_for_everyone()
-    return TrainResult(model, tokenizer, logz, history, out)
+    return TrainResult(policy.module, policy.tokenizer, logz, history, out)

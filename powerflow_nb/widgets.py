@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_widgets.ipynb #75a761ea
 from __future__ import annotations
-import html, math, threading, time, traceback
+import atexit, html, math, threading, time, traceback, weakref
 from dataclasses import dataclass, field
 import torch
 import ipywidgets as W
@@ -16,9 +16,10 @@ from .toy import ToyLM, tv, expected_length
 from .viz import toy_distributions, sequence_labels, length_distribution
 
 # %% auto #0
-__all__ = ['TOY_METHODS', 'LM_METHODS', 'METHOD_COLORS', 'ALPHA_RANGE', 'PRESETS', 'Sample', 'MethodResult', 'power_weights',
-           'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend', 'render_column', 'render_pending',
-           'render_error', 'ExplorerState', 'make_backend', 'AlphaExplorer', 'default_prompts', 'LMBackend']
+__all__ = ['TOY_METHODS', 'LM_METHODS', 'METHOD_COLORS', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE', 'Sample', 'MethodResult',
+           'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend', 'render_column',
+           'render_pending', 'render_error', 'ExplorerState', 'make_backend', 'AlphaExplorer', 'default_prompts',
+           'LMBackend']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -220,19 +221,24 @@ class AlphaExplorer:
                  methods=None, # method keys to tick at start (default: every built-in one but real-LM MH, and every adapter)
                  adapters=None, # {name: (adapter path or toy policy, α it was trained at)}
                  alpha:float=1.0, # initial α, in [0.1, 10]
-                 n:int=4, # samples per method (toy: top completions)
+                 n:int=4, # samples per method (toy: top completions), in `N_RANGE` (the samples slider's range)
                  max_new_tokens:int=48, # real LMs: completion budget
                  budget:int|None=None, # real LMs: SIR proposals / MH steps / SMC particles (None: the sampler's default)
                  seed:int=0, # RNG seed: the same inputs give the same samples
                  auto:bool=True, # re-sample whenever an input changes (and once at start)
                 ):
+        alpha, n = _check_slider_alpha(alpha), _check_n(n)  # cheap checks first: before a model is loaded
+        max_new_tokens = _check_count(max_new_tokens, 'max_new_tokens')
+        budget = _check_count(budget, 'budget', allow_none=True)
+        if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
         self.backend = make_backend(model, prompts, adapters, max_new_tokens=max_new_tokens, budget=budget)
         self.seed, self.auto = seed, auto
         self._cv = threading.Condition(threading.RLock())
         self.st = ExplorerState()
-        self._build_ui(_check_slider_alpha(alpha), _check_n(n), self._check_methods(methods))
+        self._build_ui(alpha, n, self._check_methods(methods))
         self._worker = threading.Thread(target=self._loop, daemon=True, name='AlphaExplorer-worker')
         self._worker.start()
+        _LIVE.add(self)  # the exit hook stops the worker before Python finalises
         if auto: self.resample()
 
     exact = property(lambda self: self.backend.exact, doc="True on a toy LM: columns are exact distributions")
@@ -247,9 +253,21 @@ def _check_slider_alpha(alpha)->float:
     if not ALPHA_RANGE[0] - 1e-9 <= a <= ALPHA_RANGE[1] + 1e-9: raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}] (the slider's range), got {alpha!r}")
     return a
 
+N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
+
 def _check_n(n)->int:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64: raise ValueError(f"n must be an int in [1, 64], got {n!r}")
+    "`n` if it is an int on the samples slider's range `N_RANGE`, else `ValueError`."
+    lo, hi = N_RANGE
+    if isinstance(n, bool) or not isinstance(n, int) or not lo <= n <= hi:
+        raise ValueError(f"n must be an int in [{lo}, {hi}] (the samples slider's range), got {n!r}")
     return n
+
+def _check_count(x, name:str, allow_none:bool=False)->int|None:
+    "`x` if it is an int >= 1 (or None, when `allow_none`), else `ValueError` naming `name`."
+    if x is None and allow_none: return x
+    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
+        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}an int >= 1, got {x!r}")
+    return x
 
 @patch
 def _check_methods(self:AlphaExplorer, methods)->tuple:
@@ -276,7 +294,7 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple):
                                layout=W.Layout(width='560px'))
     self.w_text = W.Text(placeholder='or type a prompt and press Enter', continuous_update=False, layout=W.Layout(width='380px',
                          display='none' if self.exact else None))
-    self.w_n = W.IntSlider(value=n, min=1, max=16 if self.exact else 32, description='top' if self.exact else 'samples',
+    self.w_n = W.IntSlider(value=n, min=N_RANGE[0], max=N_RANGE[1], description='top' if self.exact else 'samples',
                            continuous_update=False, layout=W.Layout(width='260px'))
     self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
                       for m, lbl in self.backend.methods.items()}
@@ -515,11 +533,39 @@ def error(self:AlphaExplorer)->str|None:
 def busy(self:AlphaExplorer)->bool:
     with self._cv: return self.st.busy
 
+def _walk(w):
+    "`w` and every widget below it."
+    yield w
+    for c in getattr(w, 'children', ()): yield from _walk(c)
+
 @patch
 def close(self:AlphaExplorer):
-    "Stop the worker (at its next check) and close the widgets."
-    with self._cv: self.st.closed = True; self._cv.notify_all()
-    self.ui.close()
+    "Stop the worker (at its next check) and close every widget (open widgets would keep the explorer alive)."
+    with self._cv:
+        self.st.closed = True
+        self._cv.notify_all()
+    for w in {id(w): w for w in [*_walk(self.ui), *self._col_html.values()]}.values(): w.close()
+
+# %% ../nbs/09_widgets.ipynb #41ca02fb
+_LIVE = weakref.WeakSet() # explorers whose worker may be running: the exit hook stops them
+
+@patch
+def _stop_worker(self:AlphaExplorer, timeout:float=5.0)->bool:
+    "Cancel the current request, wake the worker and wait at most `timeout` s for it to end; True if it did."
+    with self._cv:
+        self.st.closed = True
+        self._cv.notify_all()
+    self._worker.join(timeout)
+    return not self._worker.is_alive()
+
+def _stop_workers_at_exit(timeout:float=5.0):
+    "`atexit` hook: stop every live explorer's worker before Python finalises (exiting inside torch aborts)."
+    deadline = time.monotonic() + timeout
+    for ex in list(_LIVE):
+        try: ex._stop_worker(max(deadline - time.monotonic(), 0.1))
+        except Exception: pass  # exit must go on whatever one explorer does
+
+atexit.register(_stop_workers_at_exit)
 
 # %% ../nbs/09_widgets.ipynb #f293ad09
 def default_prompts()->list:
@@ -551,7 +597,8 @@ class LMBackend:
     exact = False
     def __init__(self, model, prompts=None, adapters=None, max_new_tokens:int=48, budget:int|None=None):
         from powerflow_nb.lm import HFDecoder
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 1: raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+        max_new_tokens = _check_count(max_new_tokens, 'max_new_tokens')
+        budget = _check_count(budget, 'budget', allow_none=True)
         self.adapters = _check_adapters(adapters)
         model, self.tokenizer = _as_model(model)
         self.model = _attach_adapters(model, self.adapters)

@@ -4,7 +4,7 @@ import errno, json, math, os, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
 from powerflow_nb.lm import tiny_lm, sample
-from powerflow_nb.train import LATBConfig, train_latb, find_checkpoint, save_checkpoint
+from powerflow_nb.train import LATBConfig, train_latb, find_checkpoint, save_checkpoint, HFPolicy
 import powerflow_nb.train as train_mod
 from powerflow_nb.cli import main
 
@@ -151,8 +151,8 @@ def test_an_update_that_overflows_is_undone_and_never_checkpointed(tmp_path):
     assert not (out / '.lock').exists()
 
 def test_save_checkpoint_refuses_nonfinite_parameters(tmp_path):
-    m, _ = _poisoned('lora')
-    raises(lambda: save_checkpoint(tmp_path, 1, m, torch.nn.Linear(1, 1), None, None, {}), 'refusing to checkpoint step 1')
+    m, t = _poisoned('lora')
+    raises(lambda: save_checkpoint(tmp_path, 1, HFPolicy(m, t), torch.nn.Linear(1, 1), None, None, {}), 'refusing to checkpoint step 1')
     assert not (tmp_path / 'checkpoints' / 'step-000001').exists()
 
 # ---- damaged checkpoints: resume falls back to the newest intact one ----------------------------------------------------
