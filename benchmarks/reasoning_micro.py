@@ -1,7 +1,9 @@
 """Reasoning micro-benchmark: SmolLM2-135M + LoRA, LA-TB at α = 4 on the shipped arithmetic train split;
-held-out accuracy (avg@k at T = 1) and mean length before/after, standard errors over seeds.
+held-out accuracy (avg@k at T = 1) and mean length before/after, standard errors over seeds; per seed the learned
+log Z′'s mean residual (nats/token) over the updates after the first 4, the rollout length against the first update's,
+and the share of completions cut at the budget.
 
-    python benchmarks/reasoning_micro.py            # full: 2 seeds (< 40 min on 2 CPU cores)
+    python benchmarks/reasoning_micro.py            # full: 3 seeds x 24 updates (about 35 min on 2 CPU cores)
     python benchmarks/reasoning_micro.py --quick    # smoke test
 """
 import argparse, time
@@ -18,8 +20,8 @@ def main():
     ap.add_argument('--steps', type=int); ap.add_argument('--n-eval', type=int); ap.add_argument('--k', type=int)
     ap.add_argument('--max-new-tokens', type=int, default=32); ap.add_argument('--lr', type=float, default=5e-4); ap.add_argument('--levels', type=int, nargs='+', default=[1, 2])
     a = ap.parse_args()
-    seeds = a.seeds or ([0] if a.quick else [0, 1])
-    steps, n_eval, k = a.steps or (2 if a.quick else 30), a.n_eval or (4 if a.quick else 32), a.k or (2 if a.quick else 4)
+    seeds = a.seeds or ([0] if a.quick else [0, 1, 2])
+    steps, n_eval, k = a.steps or (2 if a.quick else 24), a.n_eval or (4 if a.quick else 32), a.k or (2 if a.quick else 4)
     evals = arithmetic('eval', n=n_eval, levels=tuple(a.levels))
     t0, runs = time.perf_counter(), []
     for seed in seeds:
@@ -31,10 +33,15 @@ def main():
         res = train_latb(model, arithmetic('train', levels=tuple(a.levels)), a.alpha, cfg, tokenizer=tok)
         train_s = time.perf_counter() - ts
         after = ev(res.model)
+        h = res.history
+        late = [m['residual'] for m in h[4:]] or [h[-1]['residual']]
         runs.append(dict(seed=seed, before=before['avg_at_k'], after=after['avg_at_k'], len_before=before['length']['mean'], len_after=after['length']['mean'],
-                         train_seconds=train_s, final_logz=res.history[-1]['logz'], history=res.history,
-                         samples_after=after['texts'][:4]))
-        print(f"seed {seed}: acc {before['avg_at_k']:.3f} -> {after['avg_at_k']:.3f}, length {before['length']['mean']:.1f} -> {after['length']['mean']:.1f}", flush=True)
+                         train_seconds=train_s, final_logz=h[-1]['logz'], mean_abs_residual_after_4=sum(map(abs, late)) / len(late),
+                         max_abs_residual_after_4=max(map(abs, late)), rollout_length=[m['length'] for m in h],
+                         truncated_frac=[m['truncated_frac'] for m in h], history=h, samples_after=after['texts'][:4]))
+        print(f"seed {seed}: acc {before['avg_at_k']:.3f} -> {after['avg_at_k']:.3f}, length {before['length']['mean']:.1f} -> {after['length']['mean']:.1f}"
+              f"; mean |residual| after update 4: {runs[-1]['mean_abs_residual_after_4']:.3f} (max {runs[-1]['max_abs_residual_after_4']:.3f}); "
+              f"rollout length {h[0]['length']:.1f} -> {h[-1]['length']:.1f}; truncated {h[0]['truncated_frac']:.2f} -> {h[-1]['truncated_frac']:.2f}", flush=True)
     rows = {}
     for name, key, lkey in (('base', 'before', 'len_before'), (f'PowerFlow α={a.alpha:g}', 'after', 'len_after')):
         acc, se = mean_se([r[key] for r in runs]); L, Lse = mean_se([r[lkey] for r in runs])
@@ -42,7 +49,8 @@ def main():
     ratio = rows[f'PowerFlow α={a.alpha:g}']['mean |y|'] / rows['base']['mean |y|']
     print(f"\nheld-out arithmetic (levels {a.levels}), {n_eval} prompts × k={k}, T=1, {len(seeds)} seed(s), {steps} LA-TB steps each:")
     print(format_table(rows, '{:.4g}', ['avg@k', 's.e.', 'mean |y|', '|y| s.e.']))
-    print(f"length ratio after/before: {ratio:.2f}; total {time.perf_counter() - t0:.0f}s")
+    per_seed = ', '.join(f"{r['len_after'] / r['len_before']:.2f}" for r in runs)
+    print(f"length ratio after/before: {ratio:.2f} (per seed: {per_seed}); total {time.perf_counter() - t0:.0f}s")
     p = write_json(__file__, dict(args=vars(a), machine=machine(), rows=rows, length_ratio=ratio, runs=runs, seconds=time.perf_counter() - t0), '_quick' if a.quick else '')
     print(f"wrote {p}")
 

@@ -14,7 +14,6 @@ from .lm import load_lm, HFDecoder
 from .samplers import power_sample, METHODS
 from .data import arithmetic, creative, load_prompts
 from .train import LATBConfig, train_latb, atomic_write
-from .eval import evaluate_reasoning, evaluate_creative
 
 # %% auto #0
 __all__ = ['NONE', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
@@ -67,6 +66,7 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
          seed:int=0,
         )->dict:
     "Before/after LA-TB on a real LM: table, sample outputs, `out/report.html`."
+    from powerflow_nb.eval import evaluate_reasoning, evaluate_creative  # (imports transformers' Trainer: only the real demo pays)
     a = check_alpha(alpha); out = Path(out)
     reasoning = a > 1
     t0 = time.perf_counter()
@@ -114,11 +114,13 @@ def _parse(f, s:str):
         raise argparse.ArgumentTypeError(f"--{f.name.replace('_', '-')} expects {t.__name__}{' or none' if _optional(f) else ''}, got {s!r}") from None
 
 def add_config_flags(p:argparse.ArgumentParser):
-    "One `--field` flag per `LATBConfig` field (not given: absent from the namespace)."
+    "One `--field` flag per `LATBConfig` field, its help the field's comment (not given: absent from the namespace)."
+    from fastcore.docments import docments
+    docs = docments(LATBConfig)
     for f in dataclasses.fields(LATBConfig):
-        extra = f" or {NONE}" if _optional(f) else ''
+        kind = f"{_flag_type(f).__name__}{f' or {NONE}' if _optional(f) else ''}"
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=lambda s, f=f: _parse(f, s), default=argparse.SUPPRESS,
-                       help=f"{_flag_type(f).__name__}{extra} (default: {f.default!r})")
+                       help=f"{docs.get(f.name) or ''} ({kind}; default: {f.default!r})".replace('%', '%%'))
 
 # %% ../nbs/10_cli.ipynb #6db0c7a2
 def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a run's own run.json

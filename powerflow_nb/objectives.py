@@ -8,14 +8,14 @@ import math
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .escort import check_alpha, entropy
-from .toy import ToyLM, ToyDecoding, decode, power_logp, temperature_logp, latb_logp, kl, expected_length
+from .escort import check_alpha
+from .toy import ToyLM, ToyDecoding, power_logp, latb_logp
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'TOKEN_LEVEL', 'USES_LOGZ', 'LossOut', 'latb', 'tb_traj', 'rl_traj', 'tb_token', 'rl_token',
            'get_objective', 'ScalarLogZ', 'LogZHead', 'prefix_index', 'enum_mask', 'table_token_logp',
            'enum_token_logp', 'table_from_logp', 'ToyPolicy', 'expected_loss', 'exact_fixed_point',
-           'objective_fixed_point', 'init_logz', 'train_toy']
+           'objective_fixed_point', 'init_logz']
 
 # %% ../nbs/03_objectives.ipynb #9ffc9b23
 @dataclass
@@ -254,9 +254,9 @@ def table_from_logp(lm:ToyLM, # the toy LM whose enumeration `seq_logp` is over
 
 # %% ../nbs/03_objectives.ipynb #914837ac
 class ToyPolicy(nn.Module, ToyDecoding):
-    "A tiny MLP policy over a toy LM's prefixes: π_θ(·|x,h) = softmax(base logits + MLP(x, h, log p(·|x,h)))."
+    "A policy over a toy LM's prefixes: π_θ(·|x,h) = softmax(base logits + MLP(x, h, log p(·|x,h))), or + a free table."
     def __init__(self, lm:ToyLM, # the (conditional) toy LM the policy is defined on
-                 hidden:int=64, # MLP width
+                 hidden:int=64, # MLP width; 0: a free table of logit offsets, one row per prompt and prefix (exactly expressive)
                  depth:int=2, # number of hidden layers
                  residual:bool=True, # add the base model's logits (π_θ = p at initialisation)
                  seed:int=0, # initialisation seed
@@ -269,6 +269,10 @@ class ToyPolicy(nn.Module, ToyDecoding):
         ts = torch.cat([torch.full((A**k,), k) for k in range(L)]); codes = torch.cat([torch.arange(A**k) for k in range(L)])
         self.register_buffer('all_t', ts); self.register_buffer('all_code', codes)
         d_in = P + (L - 1) * (A + 1) + L + self.vocab_size
+        self.net = self.offsets = None
+        if not hidden:
+            self.offsets = nn.Parameter(torch.zeros(P, len(ts), self.vocab_size, dtype=dtype))
+            return
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             layers, d = [], d_in
@@ -292,7 +296,8 @@ class ToyPolicy(nn.Module, ToyDecoding):
     def forward(self, prompt, code, t)->torch.Tensor:
         "Next-token log-probs [B, V] after prefix (code, t) of each prompt."
         row = self.lm.offsets[t] + code
-        return (self.base[prompt, row] + self.net(self.features(prompt, code, t))).log_softmax(-1)
+        delta = self.offsets[prompt, row] if self.net is None else self.net(self.features(prompt, code, t))
+        return (self.base[prompt, row] + delta).log_softmax(-1)
 
     def table(self)->torch.Tensor:
         "Next-token log-probs for every prompt and prefix, [prompts, prefixes, V]."
@@ -378,49 +383,3 @@ def init_logz(logz:nn.Module, # a `ScalarLogZ` or `LogZHead`
         cnt = torch.zeros_like(logz.value).index_add_(0, prompts, torch.ones_like(residual, dtype=logz.value.dtype))
         logz.value.copy_(torch.where(cnt > 0, -tot / cnt.clamp(min=1), -residual.mean()))
 
-def train_toy(lm:ToyLM, # the (conditional) base toy LM
-              objective:str='latb', # a name in OBJECTIVES
-              alpha:float=4.0, # the power α
-              steps:int=600, # optimiser steps
-              batch_size:int=64, # completions per step
-              lr:float=3e-3, # policy learning rate (Adam)
-              logz_lr:float=3e-2, # log Z learning rate (Adam)
-              seed:int=0, # seed for the policy's initialisation and for sampling
-              policy:ToyPolicy|None=None, # the policy to train (default: a fresh `ToyPolicy(lm, seed=seed)`)
-              group_size:int=8, # completions per prompt in a step (the RL baseline's group)
-              final_lr_frac:float=0.1, # both learning rates decay linearly to this fraction
-              fixed_point:tuple|None=None, # precomputed `objective_fixed_point(lm, objective, alpha)`
-              logz_init:str='batch', # 'batch': start log Z at its optimum on the first batch; 'zero': at 0
-             )->tuple[list, ToyPolicy]:
-    "Train a small neural policy on-policy with `objective`; returns (per-step history of exact metrics, policy)."
-    fn, a = get_objective(objective), check_alpha(alpha)
-    for n, v in (('steps', steps), ('batch_size', batch_size), ('group_size', group_size)):
-        if not isinstance(v, int) or v < 1: raise ValueError(f"{n} must be an int >= 1, got {v!r}")
-    if logz_init not in ('batch', 'zero'): raise ValueError(f"logz_init must be 'batch' or 'zero', got {logz_init!r}")
-    if batch_size % group_size: raise ValueError(f"batch_size must be a multiple of group_size={group_size}, got {batch_size}")
-    policy = policy if policy is not None else ToyPolicy(lm, seed=seed)
-    logz = ScalarLogZ(lm.n_prompts, dtype=torch.float64)
-    opt = torch.optim.Adam([{'params': policy.parameters(), 'lr': lr}, {'params': logz.parameters(), 'lr': logz_lr}])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - (1 - final_lr_frac) * min(i, steps) / steps)
-    g = torch.Generator().manual_seed(seed)
-    target = {'power': power_logp(lm, a), 'latb': latb_logp(lm, a)[0], 'temperature': temperature_logp(lm, a)}
-    own, own_logz = fixed_point if fixed_point is not None else objective_fixed_point(lm, objective, a)
-    hist = []
-    for i in range(steps):
-        prompts = torch.randint(lm.n_prompts, (batch_size // group_size,), generator=g).repeat_interleave(group_size)
-        with torch.no_grad(): ro = decode(policy, prompts.tolist(), generator=g)
-        mask = ro.mask
-        logpi = policy.token_logp(prompts, ro.tokens, mask)
-        logp = table_token_logp(lm.table, lm, prompts, ro.tokens, mask)
-        if i == 0 and objective in USES_LOGZ and logz_init == 'batch': init_logz(logz, fn(logpi.detach(), logp, 0.0, a, mask=mask).residual, prompts)
-        out = fn(logpi, logp, logz(prompts), a, mask=mask, group=group_size)
-        opt.zero_grad(); out.loss.backward(); opt.step(); sched.step()
-        with torch.no_grad():
-            lpi = policy.seq_logp()
-            hist.append({'step': i + 1, 'loss': out.loss.item(), 'batch_len': ro.lengths.double().mean().item(),
-                         'length': expected_length(lpi, lm.lengths).mean().item(), 'entropy': entropy(lpi).mean().item(),
-                         'kl_power': kl(lpi, target['power']).mean().item(), 'kl_latb': kl(lpi, target['latb']).mean().item(),
-                         'kl_own': kl(lpi, own).mean().item(), 'kl_temp': kl(lpi, target['temperature']).mean().item(),
-                         'logz': logz.value.tolist() if objective in USES_LOGZ else None,
-                         'logz_exact': own_logz.tolist() if own_logz is not None and objective in USES_LOGZ else None})
-    return hist, policy

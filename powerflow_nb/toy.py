@@ -13,7 +13,8 @@ from .escort import check_alpha, escort_logp, entropy
 # %% auto #0
 __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',
            'latb_fixed_point', 'latb_logp', 'kl', 'tv', 'expected_length', 'token_marginal', 'compare', 'format_table',
-           'ToyState', 'ToyDecoding', 'sampling_logp', 'draw_tokens', 'Rollout', 'decode_loop', 'decode']
+           'order_agreement', 'sharpness_study', 'ToyState', 'ToyDecoding', 'sampling_logp', 'draw_tokens', 'Rollout',
+           'decode_loop', 'decode']
 
 # %% ../nbs/01_toy.ipynb #58eb6fd0
 def _n_prefixes(A, L): return sum(A**k for k in range(L))
@@ -111,7 +112,7 @@ def toy_from_dict(tables:dict|list, # {prefix tuple of names: {token name: prob}
     return ToyLM.from_probs(probs, max_len, eos_id, vocab)
 
 def counterexample()->ToyLM:
-    "DESIGN.md's canonical example: p(a)=.45, p(aa)=.05, p(ab)=.40; p(b)=.55, p(ba)=p(bb)=.275; then EOS."
+    "The canonical counter-example: p(a)=.45, p(aa)=.05, p(ab)=.40; p(b)=.55, p(ba)=p(bb)=.275; then EOS."
     E = {'<eos>': 1.0}
     return toy_from_dict({(): {'a': .45, 'b': .55}, ('a',): {'a': .05/.45, 'b': .40/.45}, ('b',): {'a': .5, 'b': .5},
                           ('a','a'): E, ('a','b'): E, ('b','a'): E, ('b','b'): E}, ['<eos>', 'a', 'b'], max_len=3)
@@ -206,6 +207,39 @@ def format_table(rows:dict, # {row name: {column: value}}
     out = [' ' * w + ''.join(f'{c:>{cw[c]}}' for c in cols)]
     out += [f'{str(r):{w}s}' + ''.join(f'{cell(row.get(c)):>{cw[c]}}' for c in cols) for r, row in rows.items()]
     return '\n'.join(out)
+
+# %% ../nbs/01_toy.ipynb #4bed0d40
+def order_agreement(logp:torch.Tensor, # [..., sequences] log-probs of a distribution
+                    ref:torch.Tensor, # [..., sequences] log-probs whose order is the reference (p or p_α)
+                   )->torch.Tensor:
+    "Fraction of the sequence pairs strictly ordered by `ref` that `logp` orders the same way."
+    d_ref = ref[..., :, None] - ref[..., None, :]
+    d = logp[..., :, None] - logp[..., None, :]
+    strict = d_ref > 0
+    return ((d > 0) & strict).sum((-1, -2)).double() / strict.sum((-1, -2)).clamp(min=1)
+
+# %% ../nbs/01_toy.ipynb #bd560bc8
+def sharpness_study(sharpness:list=(0.1, 0.3, 1.0, 2.0, 3.0), # scales of the random toys' logits (flat to sharp)
+                    alphas:list=(0.5, 2.0, 4.0), # powers
+                    seeds:int=3, # random toys per sharpness (4 prompts each)
+                    **toy, # more `random_toy` arguments (default: vocab_size=4, max_len=5)
+                   )->dict:
+    "Exact distances between π*, temperature 1/α and p_α, their lengths and order agreement, averaged over toys and prompts."
+    toy = dict(vocab_size=4, max_len=5, n_prompts=4) | toy
+    rows = {}
+    for s in sharpness:
+        for a in alphas:
+            acc = []
+            for seed in range(seeds):
+                lm = random_toy(sharpness=s, seed=seed, **toy)
+                p_a, t, star = power_logp(lm, a), temperature_logp(lm, a), latb_logp(lm, a)[0]
+                L = lambda x: expected_length(x, lm.lengths)
+                acc.append(torch.stack([kl(star, p_a), kl(t, p_a), kl(star, t), L(lm.seq_logp), L(p_a), L(star), L(t),
+                                        order_agreement(star, p_a), order_agreement(t, p_a)], -1).mean(0))
+            v = torch.stack(acc).mean(0).tolist()
+            rows[f'sharpness {s:g}, α={a:g}'] = dict(zip(['KL(π*‖p_α)', 'KL(temp‖p_α)', 'KL(π*‖temp)', 'E|y| base', 'E|y| p_α',
+                                                          'E|y| π*', 'E|y| temp', 'order π*', 'order temp'], v))
+    return rows
 
 # %% ../nbs/01_toy.ipynb #45ba8785
 @dataclass

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, copy, dataclasses, errno, hashlib, json, math, os, shutil, signal, threading, time, random, warnings
 from dataclasses import dataclass, asdict
+from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,14 +19,17 @@ from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_
 from .data import Prompt, load_prompts, has_boxed, is_correct
 
 # %% auto #0
-__all__ = ['RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
+__all__ = ['GROUP_LOGZ', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
            'check_manifest', 'nonfinite_params', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
            'clean_orphans', 'prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy',
-           'make_policy', 'make_logz', 'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz', 'update',
-           'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir', 'clear_run', 'save_final',
-           'stop_on_signals', 'TrainResult', 'lr_factor', 'resolve_config', 'open_run', 'train_latb']
+           'make_policy', 'make_logz', 'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz',
+           'leave_one_out_mean', 'batch_loss', 'update', 'model_fingerprint', 'run_identity', 'identity_diff',
+           'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor',
+           'resolve_config', 'open_run', 'Callback', 'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar',
+           'Checkpointer', 'LATBTrainer', 'train_latb', 'toy_config', 'budget_outcomes', 'outcome_logp']
 
 # %% ../nbs/07_train.ipynb #b747a011
+GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log Z (its group optimum is a mean)
 RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress')
 
 def _bad(name, value, allowed): return ValueError(f"{name} must be {allowed}, got {value!r}")
@@ -49,12 +53,15 @@ class LATBConfig:
     prompts_per_step:int = 4 # prompts per update and process
     n_rollouts:int = 7 # completions sampled per prompt (paper: 7)
     max_new_tokens:int = 128 # completion budget
+    truncation:str = 'mask' # completions cut at the budget: 'mask' (left out of the loss) | 'keep' (trained as if they had ended)
     temperature:float = 1.0 # rollout temperature; 1.0 is on-policy
     lr:float = 1e-4 # LoRA learning rate
     logz_lr:float = 1e-2 # learning rate of log Z′ (10-100x the policy's)
     warmup_steps:int = 0 # linear warm-up of both learning rates
     final_lr_frac:float = 1.0 # both learning rates decay linearly to this fraction by the last step (1: constant)
-    max_grad_norm:float = 1.0 # gradient clipping
+    max_grad_norm:float = 1.0 # gradient-norm clipping of the policy (LoRA) parameters
+    logz_max_grad_norm:float = 10.0 # gradient-norm clipping of log Z′, separate so it never shrinks the policy's step
+    logz_mode:str = 'group' # latb/tb_traj: 'group' (log Z′ at its leave-one-out group optimum in the policy loss) | 'learned'
     micro_batch:int = 8 # sequences per forward/backward (rounded to whole prompt groups) and per sampling batch
     updates_per_batch:int = 1 # updates per rollout batch; >1 makes the clipped IS weight w matter
     clip_eps:float = 0.2 # IS ratio clipping ε
@@ -83,7 +90,7 @@ class LATBConfig:
         for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
                   'max_prompt_tokens', 'save_every', 'max_nonfinite'): _check_int(k, getattr(self, k), 1)
         for k in ('warmup_steps', 'seed'): _check_int(k, getattr(self, k), 0)
-        for k in ('lr', 'logz_lr', 'max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
+        for k in ('lr', 'logz_lr', 'max_grad_norm', 'logz_max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
         _check_number('clip_eps', self.clip_eps, 0, 1)
         _check_number('final_lr_frac', self.final_lr_frac, 0, 1, hi_open=False)
         _check_number('lora_dropout', self.lora_dropout, 0, 1, lo_open=False)
@@ -92,6 +99,10 @@ class LATBConfig:
             if not isinstance(getattr(self, k), bool): raise _bad(k, getattr(self, k), 'True or False')
         if self.quantize not in (None, '4bit', '8bit'): raise _bad('quantize', self.quantize, "None, '4bit' or '8bit'")
         if self.logz not in ('head', 'scalar'): raise _bad('logz', self.logz, "'head' or 'scalar'")
+        if self.truncation not in ('mask', 'keep'): raise _bad('truncation', self.truncation, "'mask' or 'keep'")
+        if self.logz_mode not in ('group', 'learned'): raise _bad('logz_mode', self.logz_mode, "'group' or 'learned'")
+        if self.logz_mode == 'group' and self.objective in GROUP_LOGZ and self.n_rollouts < 2:
+            raise _bad('n_rollouts', self.n_rollouts, ">= 2 with logz_mode='group' (log Z′ comes from the other rollouts of the prompt); or use logz_mode='learned'")
         if not isinstance(self.target_modules, str) or not self.target_modules: raise _bad('target_modules', self.target_modules, "a module name pattern such as 'all-linear'")
         if self.out_dir is not None:
             if not isinstance(self.out_dir, (str, os.PathLike)) or not str(self.out_dir).strip(): raise _bad('out_dir', self.out_dir, 'None or a folder path')
@@ -317,7 +328,9 @@ class HFPolicy:
         "The base model's last hidden states of `prompts` (the input of `LogZHead`)."
         with base_model(self.module): return prompt_states(self.module, self.tokenizer, prompts, self.chat)
 
-    def texts(self, s:Samples)->list: return s.texts
+    def finished(self, s:Samples)->torch.Tensor:
+        "[B] bool: the completion ended (EOS) within the budget."
+        return s.eos
     def check_finite(self): check_finite(self.module, 'the model')
     def fingerprint(self)->dict: return model_fingerprint(self.module)
     def save(self, folder:Path): self.module.save_pretrained(folder)
@@ -345,8 +358,8 @@ class ToyLMPolicy:
     def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
         "`config.n_rollouts` completions per prompt index, as `lm.Samples` (`prompt_ids` [B, 1] holds the index)."
         idx = torch.as_tensor(prompts, dtype=torch.long).repeat_interleave(config.n_rollouts)
-        with torch.no_grad(): r = decode(self.module, idx.tolist(), config.max_new_tokens, config.temperature, generator)
-        last = r.tokens.gather(1, (r.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+        budget = min(config.max_new_tokens, self.lm.max_len)  # the toy's completions end at max_len anyway
+        with torch.no_grad(): r = decode(self.module, idx.tolist(), budget, config.temperature, generator)
         names = ['·'.join(self.lm.names[t] for t in row[:n]) for row, n in zip(r.tokens.tolist(), r.lengths.tolist())]
         return Samples(idx[:, None], torch.ones(len(idx), 1, dtype=torch.bool), r.tokens, r.mask, r.lengths, r.logp, r.logq, names,
                        torch.arange(len(prompts)).repeat_interleave(config.n_rollouts), list(prompts), float(config.temperature), 1.0,
@@ -358,7 +371,9 @@ class ToyLMPolicy:
         return table_token_logp(self.lm.table, self.lm, s.prompt_ids[:, 0], s.completion_ids, s.completion_mask)
     def prompt_states(self, prompts:list):
         raise ValueError("logz='head' needs a real LM's hidden states; use logz='scalar' with a toy LM")
-    def texts(self, s:Samples)->list: return s.texts
+    def finished(self, s:Samples)->torch.Tensor:
+        "[B] bool: EOS, or the toy's maximum length (its completions end there), within the budget."
+        return s.eos | (s.lengths == self.lm.max_len)
     def check_finite(self): check_finite(self.module, 'the toy policy')
     def fingerprint(self)->dict:
         h = hashlib.sha256(self.lm.table.detach().double().numpy().tobytes()).hexdigest()[:16]
@@ -405,6 +420,7 @@ class RolloutBatch:
     hidden: torch.Tensor|None # [U, P, H] base hidden states of the step's prompts (LogZHead)
     hidden_mask: torch.Tensor|None # [U, P]
     psi: torch.Tensor|None # [B] format penalty
+    finished: torch.Tensor # [B] bool: the completion ended within the budget
 
 @torch.no_grad()
 def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
@@ -417,7 +433,8 @@ def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->Ro
         raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
     hidden, hmask = policy.prompt_states(prompts) if config.logz == 'head' else (None, None)
     psi = torch.tensor([0.0 if has_boxed(t) else config.format_penalty for t in s.texts], device=base.device) if config.format_penalty else None
-    return RolloutBatch(s, base, torch.as_tensor(idx, device=base.device)[s.prompt_index.to(base.device)], hidden, hmask, psi)
+    ids = torch.as_tensor(idx, device=base.device)[s.prompt_index.to(base.device)]
+    return RolloutBatch(s, base, ids, hidden, hmask, psi, policy.finished(s).to(base.device))
 
 def logz_values(logz:torch.nn.Module, batch:RolloutBatch, rows:torch.Tensor)->torch.Tensor:
     "log Z′(x) of each row in `rows`, from the head (prompt states) or the per-prompt scalars."
@@ -436,24 +453,72 @@ def start_logz(logz, batch:RolloutBatch, objective, alpha:float, config:LATBConf
     init_logz(logz, r, ids)
 
 # %% ../nbs/07_train.ipynb #b12f1235
+def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups of `group`
+                       keep:torch.Tensor, # [B] bool: rows that count
+                       group:int, # group size
+                      )->tuple[torch.Tensor, torch.Tensor]:
+    "For each row, the mean of `x` over the other kept rows of its group, and whether there is any such row."
+    x, k = x.view(-1, group), keep.view(-1, group).to(x.dtype)
+    others = (k.sum(1, keepdim=True) - k)
+    loo = ((x * k).sum(1, keepdim=True) - x * k) / others.clamp(min=1)
+    return loo.reshape(-1), (others > 0).reshape(-1)
+
+# %% ../nbs/07_train.ipynb #379db82c
+def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, alpha:float, config:LATBConfig):
+    "The loss of rows `rows` (whole prompt groups) of a batch: `(loss, LossOut of the learned log Z′, log π_θ, kept rows)`; loss None when log π_θ is not finite."
+    s, dev = batch.samples, batch.base_logp.device
+    mask = s.completion_mask[rows].to(dev)
+    amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' and config.bf16 else contextlib.nullcontext()
+    with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
+    keep = batch.finished[rows] if config.truncation == 'mask' else torch.ones(len(rows), dtype=torch.bool, device=dev)
+    if not torch.isfinite(logpi).all(): return None, None, logpi, keep
+    base, z = batch.base_logp[rows], logz_values(logz, batch, rows)
+    kw = dict(mask=mask, logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
+              eps=config.clip_eps, group=config.n_rollouts, weights=keep.to(logpi.dtype))
+    if not keep.any(): return logpi.sum() * 0, None, logpi, keep  # every completion truncated: nothing to learn from
+    fit = objective(logpi.detach(), base, z, alpha, **kw)  # the learned log Z′ (or, in 'learned' mode, everything)
+    if config.logz_mode == 'group' and config.objective in GROUP_LOGZ:
+        r0 = objective(logpi.detach(), base, 0.0, alpha, **kw).residual  # residuals at log Z′ = 0
+        loo, ok = leave_one_out_mean(r0, keep, config.n_rollouts)
+        out = objective(logpi, base, torch.where(ok, -loo, z.detach()), alpha, **kw)  # log Z′ at the others' optimum
+        return out.loss + fit.loss, fit, logpi, keep
+    out = objective(logpi, base, z, alpha, **kw)
+    return out.loss, out, logpi, keep
+
+# %% ../nbs/07_train.ipynb #9c233497
+def _step_or_undo(optimizer, scheduler, params:list)->bool:
+    "Take the optimizer step; if it leaves any parameter non-finite, put weights and optimizer state back and return False."
+    before, state = [p.detach().clone() for p in params], copy.deepcopy(optimizer.state_dict())
+    try:
+        optimizer.step()
+        if all(torch.isfinite(p).all() for p in params):
+            scheduler.step()
+            return True
+    except RuntimeError as e:  # torch refuses a step size beyond float range
+        if 'overflow' not in str(e): raise
+    with torch.no_grad():
+        for p, b in zip(params, before): p.copy_(b)
+    optimizer.load_state_dict(state)
+    return False
+
+# %% ../nbs/07_train.ipynb #7ecadaf9
 def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATBConfig, optimizer, scheduler, params:list, accelerator=None)->dict:
     "One optimizer step on a rollout batch; returns its metrics (`finite` False when the step was skipped)."
     s, B = batch.samples, len(batch.samples)
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
-    amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' and config.bf16 else contextlib.nullcontext()
+    n_keep = max(int((batch.finished if config.truncation == 'mask' else torch.ones(B)).sum()), 1)
     loss_sum, finite, resid, ratios = 0.0, True, [], []
     for rows in torch.arange(B, device=dev).split(per):
-        mask = s.completion_mask[rows].to(dev)
-        with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
-        if not torch.isfinite(logpi).all(): finite = False; break
-        out = objective(logpi, batch.base_logp[rows], logz_values(logz, batch, rows), alpha, mask=mask,
-                        logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
-                        eps=config.clip_eps, group=config.n_rollouts)
-        loss = out.loss * len(rows) / B
-        if not torch.isfinite(loss): finite = False; break
+        loss, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
+        if loss is None or not torch.isfinite(loss):
+            finite = False
+            break
+        loss = loss * int(keep.sum()) / n_keep  # the mean over all kept rows of the batch
         loss.backward()
-        loss_sum += loss.item(); resid.append(out.residual); ratios.append((logpi.detach() - s.logq[rows].to(dev)).sum(-1).exp())
+        loss_sum += loss.item()
+        if fit is not None: resid.append(fit.residual[keep])
+        ratios.append((logpi.detach() - s.logq[rows].to(dev)).sum(-1).exp())
     multi = accelerator is not None and accelerator.num_processes > 1
     bad = torch.tensor(0.0 if finite else 1.0, device=dev)
     if multi: bad = accelerator.reduce(bad, 'sum')  # every process takes the same skip decision
@@ -462,28 +527,18 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
         for p in params:
             if p.grad is None: p.grad = torch.zeros_like(p)
             if multi: p.grad = accelerator.reduce(p.grad, 'mean')
-        gnorm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        zp = set(map(id, logz.parameters()))
+        gnorm = torch.nn.utils.clip_grad_norm_([p for p in params if id(p) not in zp], config.max_grad_norm)
+        gz = torch.nn.utils.clip_grad_norm_(list(logz.parameters()), config.logz_max_grad_norm)
+        gnorm = torch.where(torch.isfinite(gz), gnorm, gz)  # a non-finite log Z′ gradient skips the step too
     finite = bad.item() == 0 and bool(torch.isfinite(gnorm))
-    undone = False
-    if finite:
-        before, state = [p.detach().clone() for p in params], copy.deepcopy(optimizer.state_dict())
-        try:
-            optimizer.step()
-            ok = all(torch.isfinite(p).all() for p in params)
-        except RuntimeError as e:  # torch refuses a step size beyond float range
-            if 'overflow' not in str(e): raise
-            ok = False
-        if ok: scheduler.step()
-        else:  # the update itself overflowed (e.g. a huge learning rate): put weights and optimizer back
-            with torch.no_grad():
-                for p, b in zip(params, before): p.copy_(b)
-            optimizer.load_state_dict(state)
-            finite, undone = False, True
+    undone = finite and not _step_or_undo(optimizer, scheduler, params)
     optimizer.zero_grad(set_to_none=True)
     r = torch.cat(resid) if resid else torch.zeros(1)
     w = torch.cat(ratios) if ratios else torch.ones(1)
-    return {'finite': finite, 'undone': undone, 'loss': loss_sum if finite else math.nan, 'grad_norm': gnorm.item(),
-            'residual': r.mean().item(), 'residual_std': r.std().item() if len(r) > 1 else 0.0,
+    return {'finite': finite and not undone, 'undone': undone, 'loss': loss_sum if finite and not undone else math.nan,
+            'grad_norm': gnorm.item(), 'residual': r.mean().item(), 'residual_std': r.std().item() if len(r) > 1 else 0.0,
+            'truncated_frac': 1 - batch.finished.float().mean().item(),
             'clip_frac': ((w < 1 - config.clip_eps) | (w > 1 + config.clip_eps)).float().mean().item()}
 
 # %% ../nbs/07_train.ipynb #9daedd25
@@ -631,12 +686,6 @@ class TrainResult:
     history: list # one metrics dict per step (this process)
     out_dir: Path|None # the run folder, when one was given
 
-def _tensorboard(out_dir, enabled):
-    if not (enabled and out_dir): return None
-    try: from torch.utils.tensorboard import SummaryWriter
-    except ImportError: return None
-    return SummaryWriter(str(out_dir / 'tensorboard'))
-
 def lr_factor(i:int, cfg:LATBConfig)->float:
     "Learning-rate multiplier after `i` updates: linear warm-up, then linear decay to `final_lr_frac` at `steps`."
     return min(1.0, (i + 1) / (cfg.warmup_steps + 1)) * (1 - (1 - cfg.final_lr_frac) * min(i, cfg.steps) / cfg.steps)
@@ -681,72 +730,183 @@ def open_run(out:Path|None, # the run folder (None: nothing is saved)
         accelerator.wait_for_everyone()
         yield ck
 
+# %% ../nbs/07_train.ipynb #4f66599b
+class Callback:
+    "Hooks around a `LATBTrainer` run; override the ones you need."
+    def on_train_begin(self, trainer): pass
+    def on_step_end(self, trainer, metrics:dict)->bool|None: pass  # True stops the run after this step
+    def on_train_end(self, trainer): pass
+
+class FnCallback(Callback):
+    "A plain function `f(metrics) -> bool` as a callback."
+    def __init__(self, fn): self.fn = fn
+    def on_step_end(self, trainer, metrics): return self.fn(metrics)
+
+class JSONLLogger(Callback):
+    "One JSON line per update in `out_dir/metrics.jsonl` (main process)."
+    def on_step_end(self, trainer, metrics):
+        if trainer.is_main:
+            with open(trainer.out_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(metrics) + '\n')
+
+class TensorBoardLogger(Callback):
+    "Every numeric metric as a TensorBoard scalar in `out_dir/tensorboard` (when TensorBoard is installed)."
+    def on_train_begin(self, trainer):
+        try: from torch.utils.tensorboard import SummaryWriter
+        except ImportError: self.writer = None
+        else: self.writer = SummaryWriter(str(trainer.out_dir / 'tensorboard')) if trainer.is_main else None
+    def on_step_end(self, trainer, metrics):
+        for k, v in metrics.items():
+            if self.writer and isinstance(v, (int, float)) and k != 'step': self.writer.add_scalar(k, v, metrics['step'])
+    def on_train_end(self, trainer):
+        if self.writer: self.writer.close()
+
+# %% ../nbs/07_train.ipynb #7d999b9d
+class ProgressBar(Callback):
+    "A tqdm bar with the loss, mean length and log Z′ (main process)."
+    def on_train_begin(self, trainer):
+        c = trainer.config
+        desc = f"{'LA-TB' if c.objective == 'latb' else c.objective} α={c.alpha:g}"
+        self.bar = tqdm(initial=trainer.step, total=c.steps, disable=not (c.progress and trainer.is_main), desc=desc)
+    def on_step_end(self, trainer, metrics):
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{metrics['loss']:.3g}", len=f"{metrics['length']:.1f}", logZ=f"{metrics['logz']:.3g}")
+    def on_train_end(self, trainer): self.bar.close()
+
+class Checkpointer(Callback):
+    "A checkpoint every `save_every` updates and when the run is stopping (all processes wait for it)."
+    def on_step_end(self, trainer, metrics):
+        if metrics['step'] % trainer.config.save_every == 0 or trainer.stopping: trainer.save_checkpoint()
+
+# %% ../nbs/07_train.ipynb #9b046f9f
+class LATBTrainer:
+    "A PowerFlow run: the policy, log Z′, optimizer and callbacks, with `rollout_step` and `update_step` to override."
+    def __init__(self, policy, # the policy protocol (`HFPolicy`, `ToyLMPolicy`)
+                 items:list, # the training prompts (`policy.prompts`)
+                 config:LATBConfig, # the run's configuration (α set)
+                 accelerator, # an `accelerate.Accelerator`
+                 callbacks:list=(), # `Callback`s after the default ones
+                ):
+        self.policy, self.items, self.config, self.acc = policy, items, config, accelerator
+        self.device = next(policy.module.parameters()).device
+        self.run = {'config': asdict(config), 'identity': run_identity(policy, items)}
+        self.logz = make_logz(config.logz, policy, len(items)).to(self.device)
+        lora = [p for p in policy.module.parameters() if p.requires_grad]
+        self.params = lora + list(self.logz.parameters())
+        self.optimizer = torch.optim.AdamW([{'params': lora, 'lr': config.lr}, {'params': list(self.logz.parameters()), 'lr': config.logz_lr}],
+                                           weight_decay=0.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda i: lr_factor(i, config))
+        self.objective, self.out_dir = get_objective(config.objective), Path(config.out_dir) if config.out_dir else None
+        defaults = [ProgressBar()] + ([JSONLLogger(), TensorBoardLogger()] if self.out_dir and config.tensorboard else
+                                     [JSONLLogger()] if self.out_dir else [])
+        self.callbacks = defaults + [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
+        if self.out_dir: self.callbacks.append(Checkpointer())
+        self.step, self.history, self.stopping = 0, [], False
+
+    @property
+    def is_main(self)->bool: return self.acc.is_main_process
+
+    def rollout_step(self, step:int)->RolloutBatch:
+        "Sample and score the rollout batch of update `step` (this process's share of the prompts)."
+        c, acc = self.config, self.acc
+        g = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + step * 7919 + acc.process_index)
+        self.idx = step_prompts(len(self.items), c.prompts_per_step, step, c.seed, acc.process_index, acc.num_processes)
+        batch = rollout(self.policy, self.items, self.idx, c, g)
+        if step == 0 and c.objective in USES_LOGZ: start_logz(self.logz, batch, self.objective, c.alpha, c, acc)
+        return batch
+
+    def update_step(self, batch:RolloutBatch)->dict:
+        "`updates_per_batch` optimizer updates on `batch`; the metrics of the last."
+        for _ in range(self.config.updates_per_batch):
+            m = update(self.policy, self.logz, batch, self.objective, self.config.alpha, self.config, self.optimizer, self.scheduler,
+                       self.params, self.acc)
+        return m
+
+    def save_checkpoint(self):
+        if self.is_main: save_checkpoint(self.out_dir, self.step, self.policy, self.logz, self.optimizer, self.scheduler, self.run)
+        self.acc.wait_for_everyone()
+
+# %% ../nbs/07_train.ipynb #f469976b
+@patch
+def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->dict:
+    "The metrics of one update: the update's own and the batch's lengths, log Z′, log-probs per token, accuracy."
+    s = batch.samples
+    with torch.no_grad(): lz = logz_values(self.logz, batch, torch.arange(len(s), device=self.device))
+    per_tok = lambda x: (x.sum(-1) / s.lengths.clamp(min=1)).mean().item()
+    m.update(step=self.step, length=s.lengths.float().mean().item(), logz=lz.mean().item(), base_logp_per_token=per_tok(batch.base_logp),
+             policy_logp_per_token=per_tok(s.logq), eos_frac=s.eos.float().mean().item(), seconds=seconds,
+             lr=self.scheduler.get_last_lr()[0])
+    answers = [self.items[self.idx[j]].answer for j in s.prompt_index.tolist()]
+    if all(x is not None for x in answers): m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
+    return m
+
+@patch
+def train(self:LATBTrainer, start:int=0)->TrainResult:
+    "Run updates `start`..`config.steps`, calling the callbacks; returns the result."
+    self.step, bad_run = start, 0
+    for cb in self.callbacks: cb.on_train_begin(self)
+    with stop_on_signals() as stop:
+        for step in range(start, self.config.steps):
+            t0 = time.perf_counter()
+            batch = self.rollout_step(step)
+            self.step = step + 1
+            m = self.step_metrics(batch, self.update_step(batch), time.perf_counter() - t0)
+            bad_run = 0 if m['finite'] else bad_run + 1
+            self.history.append(m)
+            self.stopping = bool(stop)
+            self.stopping = any([bool(cb.on_step_end(self, m)) for cb in self.callbacks]) or self.stopping  # all see every step
+            if bad_run >= self.config.max_nonfinite:
+                raise RuntimeError(f"{bad_run} non-finite steps in a row (last at step {self.step}); stopped. The last checkpoint in "
+                                   f"{self.out_dir} is intact; lower lr or check the model's dtype")
+            if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {self.step}"
+                                             + (f"; checkpoint in {self.out_dir}" if self.out_dir else ""))
+            if self.stopping: break
+    for cb in self.callbacks: cb.on_train_end(self)
+    if self.out_dir and self.is_main: save_final(self.out_dir, self.policy, self.logz, self.run, self.step)
+    self.acc.wait_for_everyone()
+    return TrainResult(self.policy.module, self.policy.tokenizer, self.logz, self.history, self.out_dir)
+
 # %% ../nbs/07_train.ipynb #9952bb6f
-def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transformers model or PEFT model
-               prompts, # prompt strings / items, a shipped set name ('arithmetic'), a file path or a datasets.Dataset
+def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transformers/PEFT model, or a `ToyLM`/`ToyPolicy`
+               prompts, # prompt strings / items, a shipped set name ('arithmetic'), a file, a Dataset; toy: indices or None (all)
                alpha:float|None=None, # the power α of the target p(y|x)^α (or `config.alpha`)
                config:LATBConfig|None=None, # everything else
                tokenizer=None, # required when `model` is a loaded model
-               callbacks=(), # callables f(metrics) -> True to stop
+               callbacks=(), # `Callback`s, or functions f(metrics) -> True to stop
               )->TrainResult:
     "Fine-tune `model` so that it samples p(y|x)^α/Z with the LA-TB objective (or another, by name)."
     from accelerate import Accelerator
     cfg = resolve_config(alpha, config)
-    a = cfg.alpha
     acc = Accelerator(cpu=not torch.cuda.is_available())  # on a machine without CUDA, several processes are MULTI_CPU (gloo)
     policy = make_policy(model, tokenizer, cfg, device=acc.device)
     items = policy.prompts(prompts, cfg)
     policy.check_finite()
-    dev = next(policy.module.parameters()).device
-    run = {'config': asdict(cfg), 'identity': run_identity(policy, items)}
-    logz = make_logz(cfg.logz, policy, len(items)).to(dev)
-    lora = [p for p in policy.module.parameters() if p.requires_grad]
-    params = lora + list(logz.parameters())
-    opt = torch.optim.AdamW([{'params': lora, 'lr': cfg.lr}, {'params': list(logz.parameters()), 'lr': cfg.logz_lr}], weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, cfg))
-    out = Path(cfg.out_dir) if cfg.out_dir else None
-    main = acc.is_main_process
-    with open_run(out, cfg, run['identity'], acc) as ck:
-        start = load_checkpoint(ck, policy, logz, opt, sched) if ck else 0
-        objective, tb = get_objective(cfg.objective), _tensorboard(out, cfg.tensorboard and main)
-        history, bad_run, step = [], 0, start
-        desc = f'LA-TB α={a:g}' if cfg.objective == 'latb' else f'{cfg.objective} α={a:g}'
-        bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (cfg.progress and main), desc=desc)
-        with stop_on_signals() as stop:
-            for step in bar:
-                t0 = time.perf_counter()
-                g = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + step * 7919 + acc.process_index)
-                idx = step_prompts(len(items), cfg.prompts_per_step, step, cfg.seed, acc.process_index, acc.num_processes)
-                batch = rollout(policy, items, idx, cfg, g)
-                if step == 0 and cfg.objective in USES_LOGZ: start_logz(logz, batch, objective, a, cfg, acc)
-                for _ in range(cfg.updates_per_batch): m = update(policy, logz, batch, objective, a, cfg, opt, sched, params, acc)
-                s = batch.samples
-                with torch.no_grad(): lz = logz_values(logz, batch, torch.arange(len(s), device=dev))
-                m.update(step=step + 1, length=s.lengths.float().mean().item(), logz=lz.mean().item(),
-                         base_logp_per_token=(batch.base_logp.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
-                         policy_logp_per_token=(s.logq.sum(-1) / s.lengths.clamp(min=1)).mean().item(),
-                         eos_frac=s.eos.float().mean().item(), seconds=time.perf_counter() - t0, lr=sched.get_last_lr()[0])
-                answers = [items[idx[j]].answer for j in s.prompt_index.tolist()]
-                if all(x is not None for x in answers):
-                    m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
-                bad_run = 0 if m['finite'] else bad_run + 1
-                history.append(m)
-                bar.set_postfix(loss=f"{m['loss']:.3g}", len=f"{m['length']:.1f}", logZ=f"{m['logz']:.3g}")
-                if out and main:
-                    with open(out / 'metrics.jsonl', 'a') as f: f.write(json.dumps(m) + '\n')
-                    if tb:
-                        for k, v in m.items():
-                            if isinstance(v, (int, float)) and k != 'step': tb.add_scalar(k, v, step + 1)
-                if bad_run >= cfg.max_nonfinite:
-                    raise RuntimeError(f"{bad_run} non-finite steps in a row (last at step {step + 1}); stopped. The last checkpoint in "
-                                       f"{out} is intact; lower lr or check the model's dtype")
-                stopping = any([cb(m) for cb in callbacks]) or bool(stop)  # every callback sees every step
-                if out and ((step + 1) % cfg.save_every == 0 or stopping):
-                    if main: save_checkpoint(out, step + 1, policy, logz, opt, sched, run)
-                    acc.wait_for_everyone()
-                if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {step + 1}" + (f"; checkpoint in {out}" if out else ""))
-                if stopping: break
-        if tb: tb.close()
-        if out and main: save_final(out, policy, logz, run, start + len(history))
-        acc.wait_for_everyone()
-    return TrainResult(policy.module, policy.tokenizer, logz, history, out)
+    trainer = LATBTrainer(policy, items, cfg, acc, callbacks)
+    with open_run(trainer.out_dir, cfg, trainer.run['identity'], acc) as ck:
+        start = load_checkpoint(ck, policy, trainer.logz, trainer.optimizer, trainer.scheduler) if ck else 0
+        return trainer.train(start)
+
+# %% ../nbs/07_train.ipynb #de338610
+def toy_config(alpha:float, # the power α
+               **kw, # any other `LATBConfig` field
+              )->LATBConfig:
+    "The configuration of the toy exactness runs: a tabular policy trained hard enough to reach its fixed point."
+    base = dict(alpha=alpha, steps=1500, prompts_per_step=64, n_rollouts=8, lr=0.1, logz_lr=0.1, final_lr_frac=0.1,
+                logz='scalar', micro_batch=128, max_grad_norm=1e6, max_new_tokens=64, progress=False, tensorboard=False)
+    return LATBConfig(**(base | kw))
+
+# %% ../nbs/07_train.ipynb #9f65084e
+def budget_outcomes(lm:ToyLM, # the toy LM
+                    budget:int, # new tokens allowed
+                   )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "What a sampler with `budget` tokens returns: (outcome of each enumerated completion, outcome lengths, finished)."
+    cut = lm.lengths > budget
+    keys = torch.where(torch.arange(lm.max_len) < lm.lengths.clamp(max=budget)[:, None], lm.tokens, -1)
+    uniq, ids = torch.cat([keys, cut[:, None].long()], 1).unique(dim=0, return_inverse=True)
+    return ids, (uniq[:, :-1] >= 0).sum(1), uniq[:, -1] == 0
+
+def outcome_logp(logp:torch.Tensor, # [prompts, sequences] log-probs of enumerated completions
+                 ids:torch.Tensor, # [sequences] outcome of each completion (`budget_outcomes`)
+                )->torch.Tensor:
+    "Log-probs [prompts, outcomes] of the outcomes: each sums the probability of its completions."
+    n = int(ids.max()) + 1
+    return torch.zeros(len(logp), n, dtype=logp.dtype).index_add_(1, ids, logp.exp()).log()

@@ -1,6 +1,6 @@
 """Bad input and faults at the public boundary of lm, train and the CLI: each is refused with a message naming the
 input (expected fragment in each row), or recovered from without losing a finished step."""
-import errno, json, math, os, subprocess, sys, warnings
+import errno, json, math, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
 from powerflow_nb.lm import tiny_lm, sample
@@ -11,7 +11,7 @@ from powerflow_nb.cli import main
 PROMPTS = ['1+1=', '2+3=', 'hello']
 
 def cfg(out=None, **kw):
-    base = dict(alpha=2.0, steps=3, prompts_per_step=1, n_rollouts=2, max_new_tokens=4, save_every=1, lr=1e-3,
+    base = dict(alpha=2.0, steps=3, prompts_per_step=1, n_rollouts=2, max_new_tokens=4, save_every=1, lr=1e-3, truncation='keep',
                 out_dir=None if out is None else str(out), progress=False, tensorboard=False)
     return LATBConfig(**(base | kw))
 
