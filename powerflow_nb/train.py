@@ -465,25 +465,25 @@ def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups 
 
 # %% ../nbs/07_train.ipynb #379db82c
 def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, alpha:float, config:LATBConfig):
-    "The loss of rows `rows` (whole prompt groups) of a batch: `(loss, LossOut of the learned log Z′, log π_θ, kept rows)`; loss None when log π_θ is not finite."
+    "Loss of rows `rows` (whole prompt groups): `(loss, policy LossOut, learned log Z′ LossOut, log π_θ, kept rows)`; loss None if log π_θ is not finite."
     s, dev = batch.samples, batch.base_logp.device
     mask = s.completion_mask[rows].to(dev)
     amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' and config.bf16 else contextlib.nullcontext()
     with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
     keep = batch.finished[rows] if config.truncation == 'mask' else torch.ones(len(rows), dtype=torch.bool, device=dev)
-    if not torch.isfinite(logpi).all(): return None, None, logpi, keep
+    if not torch.isfinite(logpi).all(): return None, None, None, logpi, keep
     base, z = batch.base_logp[rows], logz_values(logz, batch, rows)
     kw = dict(mask=mask, logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
               eps=config.clip_eps, group=config.n_rollouts, weights=keep.to(logpi.dtype))
-    if not keep.any(): return logpi.sum() * 0, None, logpi, keep  # every completion truncated: nothing to learn from
+    if not keep.any(): return logpi.sum() * 0, None, None, logpi, keep  # every completion truncated: nothing to learn from
     fit = objective(logpi.detach(), base, z, alpha, **kw)  # the learned log Z′ (or, in 'learned' mode, everything)
     if config.logz_mode == 'group' and config.objective in GROUP_LOGZ:
         r0 = objective(logpi.detach(), base, 0.0, alpha, **kw).residual  # residuals at log Z′ = 0
         loo, ok = leave_one_out_mean(r0, keep, config.n_rollouts)
         out = objective(logpi, base, torch.where(ok, -loo, z.detach()), alpha, **kw)  # log Z′ at the others' optimum
-        return out.loss + fit.loss, fit, logpi, keep
+        return out.loss + fit.loss, out, fit, logpi, keep
     out = objective(logpi, base, z, alpha, **kw)
-    return out.loss, out, logpi, keep
+    return out.loss, out, out, logpi, keep
 
 # %% ../nbs/07_train.ipynb #9c233497
 def _step_or_undo(optimizer, scheduler, params:list)->bool:
@@ -508,16 +508,18 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
     n_keep = max(int((batch.finished if config.truncation == 'mask' else torch.ones(B)).sum()), 1)
-    loss_sum, finite, resid, ratios = 0.0, True, [], []
+    loss_sum, finite, resid, zres, ratios = 0.0, True, [], [], []
     for rows in torch.arange(B, device=dev).split(per):
-        loss, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
+        loss, out, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
         if loss is None or not torch.isfinite(loss):
             finite = False
             break
         loss = loss * int(keep.sum()) / n_keep  # the mean over all kept rows of the batch
         loss.backward()
         loss_sum += loss.item()
-        if fit is not None: resid.append(fit.residual[keep])
+        if out is not None:
+            resid.append(out.residual[keep])
+            zres.append(fit.residual[keep])
         ratios.append((logpi.detach() - s.logq[rows].to(dev)).sum(-1).exp())
     multi = accelerator is not None and accelerator.num_processes > 1
     bad = torch.tensor(0.0 if finite else 1.0, device=dev)
@@ -535,9 +537,11 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
     undone = finite and not _step_or_undo(optimizer, scheduler, params)
     optimizer.zero_grad(set_to_none=True)
     r = torch.cat(resid) if resid else torch.zeros(1)
+    rz = torch.cat(zres) if zres else torch.zeros(1)
     w = torch.cat(ratios) if ratios else torch.ones(1)
     return {'finite': finite and not undone, 'undone': undone, 'loss': loss_sum if finite and not undone else math.nan,
             'grad_norm': gnorm.item(), 'residual': r.mean().item(), 'residual_std': r.std().item() if len(r) > 1 else 0.0,
+            'logz_residual': rz.mean().item(),
             'truncated_frac': 1 - batch.finished.float().mean().item(),
             'clip_frac': ((w < 1 - config.clip_eps) | (w > 1 + config.clip_eps)).float().mean().item()}
 
