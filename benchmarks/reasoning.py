@@ -16,7 +16,8 @@ from _bench import load, machine, mean_se, json_path, write_json
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import run_grpo_baseline, evaluate_reasoning, evaluate_power_sampler
+from powerflow_nb.eval import evaluate_reasoning, evaluate_power_sampler
+from powerflow_nb.baselines import run_grpo_baseline
 
 METHODS = ['base', 'powerflow a=2', 'powerflow a=4', 'grpo correctness', 'rlif self_certainty', 'rlif entropy',
            'rlif majority', 'mh a=4', 'smc a=4']

@@ -13,7 +13,7 @@ from _bench import load, machine, write_json
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import run_grpo_baseline
+from powerflow_nb.baselines import run_grpo_baseline
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -14,6 +14,7 @@ from .lm import load_lm, HFDecoder
 from .samplers import power_sample, METHODS
 from .data import arithmetic, creative, load_prompts
 from .train import LATBConfig, train_latb, atomic_write
+from .eval import evaluate_reasoning, evaluate_creative
 
 # %% auto #0
 __all__ = ['NONE', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
@@ -66,7 +67,6 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
          seed:int=0,
         )->dict:
     "Before/after LA-TB on a real LM: table, sample outputs, `out/report.html`."
-    from powerflow_nb.eval import evaluate_reasoning, evaluate_creative  # (imports transformers' Trainer: only the real demo pays)
     a = check_alpha(alpha); out = Path(out)
     reasoning = a > 1
     t0 = time.perf_counter()

@@ -4,24 +4,20 @@
 
 # %% ../nbs/08_eval.ipynb #f58d8959
 from __future__ import annotations
-import contextlib, math, os, tempfile, time
-from collections import Counter
-from dataclasses import dataclass
+import contextlib, math
 import numpy as np
 import torch
 import plotly.graph_objects as go
-from transformers import TrainerCallback, PrinterCallback
 from .escort import check_alpha
-from .data import Prompt, extract_answer, is_correct, load_prompts
-from .lm import load_lm, sample, score, base_model, encode_prompts, HFDecoder, Samples
+from .data import Prompt, is_correct, load_prompts
+from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample
 
 # %% auto #0
-__all__ = ['GRPO_REWARDS', 'grade', 'accuracy', 'pass_at_k', 'avg_at_k', 'pass_at_k_matrix', 'distinct_n', 'length_stats',
-           'fit_line', 'matching_figure', 'embed_texts', 'pairwise_cosine_diversity', 'semantic_diversity',
-           'base_loglik', 'quality_proxy', 'matching_plot', 'evaluate_reasoning', 'power_texts',
-           'evaluate_power_sampler', 'evaluate_creative', 'next_token_stats', 'majority_answers', 'GRPOReward',
-           'BaselineResult', 'run_grpo_baseline']
+__all__ = ['grade', 'accuracy', 'pass_at_k', 'avg_at_k', 'pass_at_k_matrix', 'distinct_n', 'length_stats', 'fit_line',
+           'matching_figure', 'embed_texts', 'pairwise_cosine_diversity', 'semantic_diversity', 'base_loglik',
+           'quality_proxy', 'matching_plot', 'evaluate_reasoning', 'power_texts', 'evaluate_power_sampler',
+           'evaluate_creative']
 
 # %% ../nbs/08_eval.ipynb #e692b239
 def _answers_of(prompts_or_answers):
@@ -319,164 +315,3 @@ def evaluate_creative(model, tokenizer, # a causal LM and its tokenizer
                length=length_stats(s.lengths), temperature=float(temperature), k=k, n_prompts=len(items), texts=list(s.texts))
     if judge is not None: out['judge'] = q['judge']
     return out
-
-# %% ../nbs/08_eval.ipynb #ef790f48
-@torch.no_grad()
-def next_token_stats(model, # an HF causal LM (the policy; adapters active)
-                     prompt_ids:list, # per row the prompt token ids
-                     completion_ids:list, # per row the completion token ids
-                     micro_batch:int=8, # rows per forward pass
-                    )->dict:
-    "Per completion the mean next-token entropy and mean KL(uniform‖p) (self-certainty) over its tokens."
-    if len(prompt_ids) != len(completion_ids): raise ValueError(f"prompt_ids and completion_ids must have the same length, got {len(prompt_ids)} and {len(completion_ids)}")
-    was, dev = model.training, next(model.parameters()).device
-    model.eval()
-    ent, sc = [], []
-    try:
-        for i in range(0, len(prompt_ids), micro_batch):
-            P, C = prompt_ids[i:i + micro_batch], completion_ids[i:i + micro_batch]
-            seqs = [list(p) + list(c) for p, c in zip(P, C)]
-            W = max(map(len, seqs))
-            ids = torch.tensor([s + [0] * (W - len(s)) for s in seqs], device=dev)
-            att = (torch.arange(W, device=dev)[None] < torch.tensor([len(s) for s in seqs], device=dev)[:, None]).long()
-            lp = model(input_ids=ids, attention_mask=att).logits.float().log_softmax(-1)
-            pl = torch.tensor([len(p) for p in P], device=dev)[:, None]
-            cl = torch.tensor([len(c) for c in C], device=dev)[:, None]
-            pos = torch.arange(W, device=dev)[None]
-            m = ((pos >= pl - 1) & (pos < pl + cl - 1)).float() # the positions that predict completion tokens
-            n = m.sum(-1).clamp(min=1)
-            ent.append((-(lp.exp() * lp).sum(-1) * m).sum(-1) / n)
-            sc.append(((-math.log(lp.shape[-1]) - lp.mean(-1)) * m).sum(-1) / n)
-    finally: model.train(was)
-    return dict(entropy=torch.cat(ent).cpu(), self_certainty=torch.cat(sc).cpu())
-
-# %% ../nbs/08_eval.ipynb #656ff9bf
-GRPO_REWARDS = ('correctness', 'self_certainty', 'entropy', 'majority')
-
-def _texts(completions):
-    "TRL completions: strings, or (conversational) lists of messages."
-    return [c if isinstance(c, str) else c[-1]['content'] for c in completions]
-
-def majority_answers(texts:list, # completions
-                     groups:list, # per completion a hashable group key (its prompt)
-                    )->list:
-    "Per completion the most frequent extracted answer of its group (None when no answer was found); ties: first seen."
-    ans = [extract_answer(t) for t in texts]
-    votes = {}
-    for a, g in zip(ans, groups):
-        if a is not None: votes.setdefault(g, Counter())[a] += 1
-    return [votes[g].most_common(1)[0][0] if g in votes else None for g in groups]
-
-class GRPOReward:
-    "A TRL reward function by name; `model` (the policy, needed by self_certainty/entropy) is set once the trainer exists."
-    def __init__(self, kind:str, # one of `GRPO_REWARDS`
-                 tokenizer=None, # needed by self_certainty/entropy (to re-encode prompts)
-                 micro_batch:int=8, # rows per rescoring forward pass
-                ):
-        if kind not in GRPO_REWARDS: raise ValueError(f"reward must be one of {GRPO_REWARDS}, got {kind!r}")
-        if kind in ('self_certainty', 'entropy') and tokenizer is None: raise ValueError(f"reward {kind!r} needs a tokenizer")
-        self.kind, self.tokenizer, self.micro_batch, self.model, self.completion_tokens = kind, tokenizer, micro_batch, None, 0
-        self.__name__ = kind
-    def _prompt_ids(self, prompts):
-        tok = self.tokenizer
-        return [encode_prompts(tok, [p], chat=not isinstance(p, str))[0][0].tolist() for p in prompts]
-    def __call__(self, prompts, completions, completion_ids=None, answer=None, **kwargs)->list:
-        texts = _texts(completions)
-        if completion_ids is not None: self.completion_tokens += sum(len(c) for c in completion_ids)
-        if self.kind == 'correctness':
-            if answer is None: raise ValueError("the correctness reward needs an 'answer' column")
-            return [float(is_correct(t, a)) for t, a in zip(texts, answer)]
-        if self.kind == 'majority':
-            maj = majority_answers(texts, [repr(p) for p in prompts])
-            return [float(m is not None and extract_answer(t) == m) for t, m in zip(texts, maj)]
-        if self.model is None: raise RuntimeError(f"the {self.kind} reward needs its `model` set to the policy")
-        if completion_ids is None: completion_ids = [self.tokenizer(t, add_special_tokens=False)['input_ids'] for t in texts]
-        st = next_token_stats(self.model, self._prompt_ids(prompts), completion_ids, self.micro_batch)
-        return (st['self_certainty'] if self.kind == 'self_certainty' else -st['entropy']).tolist()
-
-# %% ../nbs/08_eval.ipynb #21191220
-@dataclass
-class BaselineResult:
-    "A trained TRL baseline: the policy, its tokenizer, wall time per update and the trainer's log."
-    model: object # the trained policy (a `PeftModel` when `lora`)
-    tokenizer: object
-    reward: str
-    step_times: list # seconds per optimizer update
-    history: list # TRL's `log_history`
-    train_tokens: int # completion tokens generated during training
-    out_dir: str|None = None # where the adapter was saved
-    @property
-    def median_step_time(self)->float: return float(np.median(self.step_times)) if self.step_times else float('nan')
-
-class _StepTimer(TrainerCallback):
-    def __init__(self): self.times, self.t0 = [], None
-    def on_step_begin(self, args, state, control, **kw): self.t0 = time.perf_counter()
-    def on_step_end(self, args, state, control, **kw): self.times.append(time.perf_counter() - self.t0)
-
-def _resolve_lm(model_or_name, tokenizer):
-    "(model, tokenizer) from a name for `load_lm`, a (model, tokenizer) pair, or a loaded model plus `tokenizer`."
-    if isinstance(model_or_name, (str, os.PathLike)): return load_lm(str(model_or_name))
-    if isinstance(model_or_name, tuple) and len(model_or_name) == 2: return model_or_name
-    if tokenizer is None: raise ValueError("tokenizer must be given when model_or_name is a loaded model")
-    return model_or_name, tokenizer
-
-def _micro(B, mb): return max(d for d in range(1, min(mb, B) + 1) if B % d == 0)
-
-def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model, tokenizer) pair, or a loaded HF model
-                      prompts:list, # `Prompt`s (answers used by `correctness` only) or strings
-                      reward:str='correctness', # one of `GRPO_REWARDS`
-                      steps:int=10, # optimizer updates (as `LATBConfig.steps`)
-                      num_generations:int=7, # completions per prompt (as `LATBConfig.n_rollouts`)
-                      max_completion_length:int=128, # completion budget (as `LATBConfig.max_new_tokens`)
-                      lr:float=1e-4, # learning rate (as `LATBConfig.lr`)
-                      lora:bool=True, # train a LoRA adapter (r=16, α=32, all linear layers) instead of all weights
-                      out_dir:str|None=None, # where TRL writes and the final adapter is saved (None: a temporary folder, nothing kept)
-                      seed:int=0, # seed of TRL's sampler and generation
-                      prompts_per_step:int=4, # prompts per update (as `LATBConfig.prompts_per_step`)
-                      micro_batch:int=8, # sequences per forward/backward (gradient accumulation)
-                      tokenizer=None, # the tokenizer when `model_or_name` is a loaded model
-                      chat:bool=True, # conversational prompts (chat template) when the tokenizer has one
-                      lora_r:int=16, lora_alpha:int=32, # LoRA rank and scale
-                      callbacks:tuple=(), # extra `transformers.TrainerCallback`s
-                      **grpo_kwargs, # any other `trl.GRPOConfig` field (e.g. `beta`, `loss_type`)
-                     )->BaselineResult:
-    "Train a GRPO baseline with TRL's `GRPOTrainer` on a correctness or RLIF reward; returns the policy and time per update."
-    from trl import GRPOConfig, GRPOTrainer
-    from datasets import Dataset
-    from peft import LoraConfig
-    if reward not in GRPO_REWARDS: raise ValueError(f"reward must be one of {GRPO_REWARDS}, got {reward!r}")
-    for k, v in dict(steps=steps, num_generations=num_generations, max_completion_length=max_completion_length,
-                     prompts_per_step=prompts_per_step, micro_batch=micro_batch).items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{k} must be an int >= 1, got {v!r}")
-    if num_generations < 2: raise ValueError(f"num_generations must be >= 2 (GRPO normalises rewards within a group), got {num_generations}")
-    if not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
-    items = load_prompts(prompts)
-    if reward == 'correctness' and any(p.answer is None for p in items): raise ValueError("reward 'correctness' needs prompts with answers (Prompt.answer)")
-    model, tok = _resolve_lm(model_or_name, tokenizer)
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
-    conv = chat and bool(getattr(tok, 'chat_template', None))
-    rows = {'prompt': [[{'role': 'user', 'content': p.prompt}] if conv else p.prompt for p in items]}
-    if all(p.answer is not None for p in items): rows['answer'] = [p.answer for p in items]
-    B = prompts_per_step * num_generations
-    mb = _micro(B, micro_batch)
-    cpu = not torch.cuda.is_available()
-    tmp = None if out_dir else tempfile.TemporaryDirectory()
-    args = GRPOConfig(**{**dict(
-        output_dir=out_dir or tmp.name, max_steps=steps, learning_rate=lr, lr_scheduler_type='constant', warmup_steps=0,
-        max_grad_norm=1.0, per_device_train_batch_size=mb, gradient_accumulation_steps=B // mb, num_generations=num_generations,
-        max_completion_length=max_completion_length, temperature=1.0, top_p=1.0, top_k=0, beta=0.0, use_vllm=False,
-        report_to=[], save_strategy='no', logging_steps=1, disable_tqdm=True, seed=seed, data_seed=seed,
-        use_cpu=cpu, bf16=not cpu), **grpo_kwargs})
-    rf = GRPOReward(reward, tok, mb)
-    timer = _StepTimer()
-    peft_config = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules='all-linear', task_type='CAUSAL_LM') if lora else None
-    trainer = GRPOTrainer(model=model, reward_funcs=rf, args=args, train_dataset=Dataset.from_dict(rows), processing_class=tok,
-                          peft_config=peft_config, callbacks=[timer, *callbacks])
-    trainer.remove_callback(PrinterCallback) # with tqdm off, transformers prints every log dict
-    rf.model = trainer.model
-    try:
-        trainer.train()
-        if out_dir: trainer.save_model(out_dir)
-    finally:
-        if tmp is not None: tmp.cleanup()
-    return BaselineResult(trainer.model, tok, reward, timer.times, trainer.state.log_history, rf.completion_tokens, out_dir)

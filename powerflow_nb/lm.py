@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import torch
-from .toy import Rollout, decode_loop
+from .decoding import Rollout, decode_loop
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',

@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass, field
 import torch
 from .escort import check_alpha
-from .toy import decode, power_logp, tv
+from .decoding import decode
+from .toy import power_logp, tv
 
 # %% auto #0
 __all__ = ['METHODS', 'PowerSamples', 'resample_index', 'ess', 'toy_index', 'empirical_logp', 'sample_temperature', 'sample_sir',

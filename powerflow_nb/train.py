@@ -13,7 +13,8 @@ import torch
 from tqdm.auto import tqdm
 from .escort import check_alpha
 from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz
-from .toy import ToyLM, decode
+from .toy import ToyLM
+from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
 from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft, check_finite, Samples
 from .data import Prompt, load_prompts, has_boxed, is_correct

@@ -24,3 +24,9 @@ def test_bad_input_is_a_clear_error(args, message, tmp_path):
     r = powerflow(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr and 'Traceback' not in r.stderr
+
+def test_cli_and_eval_do_not_import_trl():
+    "`powerflow --help` and the toy demo stay fast: neither TRL nor transformers' Trainer is imported."
+    code = "import sys, powerflow_nb.cli, powerflow_nb.eval; print('trl' in sys.modules, 'transformers.trainer' in sys.modules)"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.split() == ['False', 'False'], (r.stdout, r.stderr[-2000:])

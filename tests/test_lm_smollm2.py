@@ -76,7 +76,7 @@ def test_sample_8x32_and_score(smol):
     print('\n'.join(f'  [{i}] |y|={int(l)} log p={lp:.2f} {t!r}' for i, (t, l, lp) in enumerate(zip(s.texts, s.lengths, s.seq_logp.tolist()))))
 
 def test_tempered_sample_agrees_and_decoder_protocol(smol):
-    from powerflow_nb.toy import decode
+    from powerflow_nb.decoding import decode
     model, tok = smol
     t0 = time.perf_counter()
     s = lm.sample(model, tok, ['Write a haiku about rain.'], n=2, max_new_tokens=12, temperature=0.5, seed=1)
