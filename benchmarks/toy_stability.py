@@ -86,7 +86,7 @@ def main(argv=None):
     p.add_argument('--objectives', nargs='+', default=['latb', 'tb_traj', 'rl_traj', 'tb_token'])
     p.add_argument('--toys', nargs='+', default=list(TOYS), choices=list(TOYS))
     p.add_argument('--seeds', type=int, default=3)
-    p.add_argument('--steps', type=int, default=1500)
+    p.add_argument('--steps', type=int, default=2500)
     p.add_argument('--hidden', type=int, default=0, help='ToyPolicy width; 0 (default) is the tabular policy')
     p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
     a = p.parse_args(argv)
