@@ -28,3 +28,18 @@ def write_json(script:str, obj:dict, suffix:str='')->Path:
     tmp.write_text(json.dumps(obj, indent=1, default=float))
     os.replace(tmp, p)
     return p
+
+class Results:
+    "A resumable results file: records keyed by (name, seed), written atomically after each one; refuses other settings."
+    def __init__(self, script:str, settings:dict, suffix:str='', fresh:bool=False):
+        self.script, self.suffix, self.path = script, suffix, json_path(script, suffix)
+        old = json.loads(self.path.read_text()) if self.path.exists() and not fresh else None
+        if old is not None and old.get('settings') != settings:
+            raise SystemExit(f"{self.path} holds a run with other settings:\n  {old.get('settings')}\nvs now\n  {settings}\n"
+                             "(pass --fresh to start a new one, or the same settings to continue it)")
+        self.data = old or dict(settings=settings, machine=machine(), runs={}, invocations=[])
+    def get(self, name:str, seed:int): return self.data['runs'].get(name, {}).get(str(seed))
+    def put(self, name:str, seed:int, record:dict):
+        self.data['runs'].setdefault(name, {})[str(seed)] = record; self.save()
+    def records(self, name:str)->list: return [r for _, r in sorted(self.data['runs'].get(name, {}).items(), key=lambda kv: int(kv[0]))]
+    def save(self): return write_json(self.script, self.data, self.suffix)

@@ -1,104 +1,143 @@
-"""Held-out arithmetic accuracy (avg@k at T = 1) of the base model, PowerFlow (α = 2, 4), supervised GRPO, the RLIF
-rewards (self-certainty, entropy, majority vote) and inference-time power sampling (MH, SMC at α = 4).
+"""Held-out arithmetic: does PowerFlow (α = 4) beat the untrained model decoded cheaply (T = 1, T = 1/α, greedy), supervised
+GRPO, the RLIF rewards (self-certainty, entropy, majority vote) and inference-time power sampling (MH, SMC at α = 4)?
 
-Every trained method gets the same model, training prompts, rollouts per prompt, completion budget, learning rate,
-LoRA adapter and number of updates. Standard errors are over seeds (each seed retrains and resamples). Compute:
-training tokens (completion tokens generated during training) and inference tokens per answer (forward tokens past
-the prompt; for MH/SMC everything the sampler ran through the model).
+Equal treatment: every trained method gets the same model, training prompts (levels 1-3, no answers except GRPO's
+reward), rollouts per update, completion budget, learning rate, LoRA adapter and number of updates; no trained method
+gets the format reward ψ except the row that says so ("powerflow a=4" is the paper's recipe with ψ = -0.5; "powerflow
+a=4 psi=0" is the like-for-like row). Every method answers the same held-out problems (distinct, levels 1-3) k times
+at T = 1 (trained methods also greedily, once) within the same token budget. Grading: strict (the last \\boxed{}) and
+lenient (also a final-answer phrase or a last "= N" line), through math-verify; a completion cut at the budget counts
+only with a closed \\boxed{}. Intervals: 95 % bootstrap over problems and seeds; paired intervals for the differences.
+Compute: training tokens (completion tokens generated in training) and inference tokens per answer (forward tokens
+past the prompt; for MH/SMC everything the sampler ran through the model).
 
-    python benchmarks/reasoning.py --quick     # smoke test, < 5 min on 2 CPU cores
-    python benchmarks/reasoning.py             # full, < 60 min on 2 CPU cores
-    python benchmarks/reasoning.py --methods 'smc a=4' --merge   # rerun some rows of the full run, keep the others
+The run is resumable: every (method, seed) is written to reasoning.json as it finishes and skipped when rerun with the
+same settings; all of seed 0 runs first, so an interrupted run still has every method. Tables are regraded from the
+stored texts every time (`--report` only regrades).
+
+    python benchmarks/reasoning.py --quick     # smoke test, a few minutes on 2 CPU cores
+    python benchmarks/reasoning.py             # full (resumable; about 90 min on 2 CPU cores)
+    python benchmarks/reasoning.py --report    # tables from what reasoning.json holds
 """
-import argparse, json, time
+import argparse, time
 import numpy as np
-from _bench import load, machine, mean_se, json_path, write_json
+from _bench import load, Results
 from powerflow_nb.toy import format_table
-from powerflow_nb.data import arithmetic
+from powerflow_nb.data import arithmetic, checksum, has_boxed
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import evaluate_reasoning, evaluate_power_sampler
-from powerflow_nb.baselines import run_grpo_baseline
+from powerflow_nb.eval import evaluate_reasoning, evaluate_power_sampler, grade, bootstrap_ci, paired_bootstrap_ci
 
-METHODS = ['base', 'powerflow a=2', 'powerflow a=4', 'grpo correctness', 'rlif self_certainty', 'rlif entropy',
-           'rlif majority', 'mh a=4', 'smc a=4']
+ALPHA = 4.0
+DECODING = {'base T=1': 1.0, 'base T=1/4': 1 / ALPHA, 'base greedy': 0.0}
+POWER = ('mh a=4', 'smc a=4')
+TRAINED = {'powerflow a=4': -0.5, 'powerflow a=4 psi=0': 0.0, 'grpo': 'correctness', 'rlif self_certainty': 'self_certainty',
+           'rlif entropy': 'entropy', 'rlif majority': 'majority'}
+METHODS = [*DECODING, *POWER, *TRAINED]
+PAIRS = [('powerflow a=4', 'grpo'), ('powerflow a=4 psi=0', 'grpo'), ('powerflow a=4', 'base T=1/4'), ('powerflow a=4', 'smc a=4'),
+         ('powerflow a=4', 'base T=1'), ('powerflow a=4', 'powerflow a=4 psi=0'), ('base T=1/4', 'base T=1'), ('smc a=4', 'base T=1/4')]
+SIZES = dict(full=dict(seeds=3, steps=16, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=120, k=4, mh_budget=2, mh_block=16, smc_particles=4, lr=5e-4),
+             quick=dict(seeds=2, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=3, k=2, mh_budget=1, mh_block=6, smc_particles=2, lr=5e-4))
 
-def run_method(name, a, seed, train, evalset):
-    "Train (when needed) and evaluate one method with one seed: the evaluation dict plus training tokens."
-    ev = dict(k=a.k, max_new_tokens=a.max_new_tokens, seed=1000 + seed)
-    if name == 'base' or name.startswith(('mh', 'smc')):
-        m, t = load(a.model)
-        if name == 'base': return dict(evaluate_reasoning(m, t, evalset, **ev), train_tokens=0)
+def eval_set(s:dict)->list: return arithmetic('eval', n=s['n_eval'], levels=(1, 2, 3), distinct=True)
+def train_set()->list: return arithmetic('train', levels=(1, 2, 3))
+
+def _slim(report:dict)->dict:
+    "What a record keeps of an evaluation: the texts, lengths and EOS flags to regrade, and the cost."
+    return {k: report[k] for k in ('texts', 'lengths', 'ended', 'tokens_per_answer')}
+
+def run(name:str, seed:int, s:dict, model:str)->dict:
+    "Train (when needed) and evaluate one method with one seed."
+    evalset, ev = eval_set(s), dict(max_new_tokens=s['max_new_tokens'], seed=1000 + seed, batch_size=64)
+    m, t = load(model)
+    if name in DECODING:
+        T = DECODING[name]
+        return dict(T1=_slim(evaluate_reasoning(m, t, evalset, k=1 if T == 0 else s['k'], temperature=T, **ev)), train_tokens=0)
+    if name in POWER:
         method = name.split()[0]
-        budget = a.mh_budget if method == 'mh' else a.smc_particles
-        kw = dict(block_size=a.mh_block) if method == 'mh' else {}
-        return dict(evaluate_power_sampler(m, t, evalset, alpha=4.0, method=method, budget=budget, **ev, **kw), train_tokens=0)
-    common = dict(steps=a.steps, max_new_tokens=a.max_new_tokens, lr=a.lr)
+        kw = dict(budget=s['mh_budget'], block_size=s['mh_block']) if method == 'mh' else dict(budget=s['smc_particles'])
+        ev.pop('batch_size')
+        return dict(T1=_slim(evaluate_power_sampler(m, t, evalset, alpha=ALPHA, method=method, k=s['k'], **kw, **ev)), train_tokens=0)
+    t0, kind = time.perf_counter(), TRAINED[name]
     if name.startswith('powerflow'):
-        alpha = float(name.split('=')[1])
-        m, t = load(a.model)
-        cfg = LATBConfig(**common, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, seed=seed, logz_lr=2e-2,
-                         micro_batch=8, format_penalty=-0.5, progress=False, tensorboard=False)
-        r = train_latb(m, train, alpha, cfg, tokenizer=t)
-        tokens = int(sum(h['length'] * a.prompts_per_step * a.n_rollouts for h in r.history))
-        return dict(evaluate_reasoning(r.model, r.tokenizer, evalset, **ev), train_tokens=tokens)
-    r = run_grpo_baseline(load(a.model), train, reward=name.split()[1], steps=a.steps, num_generations=a.n_rollouts,
-                          max_completion_length=a.max_new_tokens, lr=a.lr, prompts_per_step=a.prompts_per_step, micro_batch=8, seed=seed)
-    return dict(evaluate_reasoning(r.model, r.tokenizer, evalset, **ev), train_tokens=r.train_tokens)
+        cfg = LATBConfig(steps=s['steps'], prompts_per_step=s['prompts_per_step'], n_rollouts=s['n_rollouts'], max_new_tokens=s['max_new_tokens'],
+                         lr=s['lr'], logz_lr=2e-2, micro_batch=8, format_penalty=kind, seed=seed, progress=False, tensorboard=False)
+        r = train_latb(m, train_set(), ALPHA, cfg, tokenizer=t)
+        tokens = int(sum(h['length'] * s['prompts_per_step'] * s['n_rollouts'] for h in r.history))
+        extra = dict(history=[{k: h[k] for k in ('length', 'truncated_frac', 'residual', 'loss') if k in h} for h in r.history])
+    else:
+        from powerflow_nb.baselines import run_grpo_baseline
+        r = run_grpo_baseline((m, t), train_set(), reward=kind, steps=s['steps'], num_generations=s['n_rollouts'], max_completion_length=s['max_new_tokens'],
+                              lr=s['lr'], prompts_per_step=s['prompts_per_step'], micro_batch=8, seed=seed)
+        tokens, extra = int(r.train_tokens), {}
+    train_s = time.perf_counter() - t0
+    return dict(T1=_slim(evaluate_reasoning(r.model, r.tokenizer, evalset, k=s['k'], **ev)),
+                greedy=_slim(evaluate_reasoning(r.model, r.tokenizer, evalset, k=1, temperature=0.0, **ev)),
+                train_tokens=tokens, train_seconds=train_s, **extra)
 
-def _earlier(a, ap)->dict:
-    "The full run that `--merge` updates; refuses one made with other sizes."
-    p = json_path(__file__, '_quick' if a.quick else '')
-    if not p.exists(): ap.error(f'--merge: no earlier run at {p}')
-    old = json.loads(p.read_text())
-    skip = ('methods', 'merge')
-    mine, theirs = ({k: v for k, v in d.items() if k not in skip} for d in (vars(a), old['args']))
-    if mine != theirs: ap.error(f'--merge: the earlier run used other settings: {theirs} vs {mine}')
-    return old
+def schedule(methods:list, seeds:int)->list:
+    "(method, seed) in the order to run: every method's seed 0, then the trained methods' other seeds, then the decoding ones'."
+    one = lambda m: m == 'base greedy'  # deterministic: one seed is all there is
+    return ([(m, 0) for m in methods] + [(m, s) for s in range(1, seeds) for m in methods if m in TRAINED]
+            + [(m, s) for s in range(1, seeds) for m in methods if m not in TRAINED and not one(m)])
+
+def correctness(res:Results, name:str, evalset:list, mode:str, which:str='T1')->np.ndarray|None:
+    "[seeds, problems, k] correctness of a method, regraded from its stored texts."
+    recs = [r[which] for r in res.records(name) if which in r]
+    return np.stack([grade(r['texts'], evalset, mode, r['ended']) for r in recs]) if recs else None
+
+def tables(res:Results, s:dict)->dict:
+    evalset, rows, paired = eval_set(s), {}, {}
+    C = {(m, mode): correctness(res, m, evalset, mode) for m in METHODS for mode in ('strict', 'lenient')}
+    for m in METHODS:
+        recs = res.records(m)
+        if not recs: continue
+        st, le = bootstrap_ci(C[m, 'strict']), bootstrap_ci(C[m, 'lenient'])
+        g = correctness(res, m, evalset, 'strict', 'greedy') if m in TRAINED else (C[m, 'strict'] if m == 'base greedy' else None)
+        T1 = [r['T1'] for r in recs]
+        rows[m] = {'seeds': len(recs), 'strict': st['mean'], 'strict 95% CI': f"[{st['lo']:.3f}, {st['hi']:.3f}]", 'lenient': le['mean'],
+                   'lenient 95% CI': f"[{le['lo']:.3f}, {le['hi']:.3f}]", 'greedy strict': None if g is None else float(g.mean()),
+                   'format': float(np.mean([np.mean([has_boxed(t) for t in r['texts']]) for r in T1])),
+                   'cut': 1 - float(np.mean([np.mean(r['ended']) for r in T1])), 'mean |y|': float(np.mean([np.mean(r['lengths']) for r in T1])),
+                   'train tok': int(np.mean([r['train_tokens'] for r in recs])), 'infer tok/ans': float(np.mean([r['tokens_per_answer'] for r in T1]))}
+    for a, b in PAIRS:
+        if C[a, 'strict'] is None or C[b, 'strict'] is None: continue
+        d, dl = paired_bootstrap_ci(C[a, 'strict'], C[b, 'strict']), paired_bootstrap_ci(C[a, 'lenient'], C[b, 'lenient'])
+        paired[f'{a} - {b}'] = {'strict': d['mean'], 'strict 95% CI': f"[{d['lo']:+.3f}, {d['hi']:+.3f}]",
+                                'lenient': dl['mean'], 'lenient 95% CI': f"[{dl['lo']:+.3f}, {dl['hi']:+.3f}]"}
+    return dict(table=rows, paired=paired)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--quick', action='store_true', help='smoke-test sizes')
+    ap.add_argument('--quick', action='store_true', help='smoke-test sizes (writes reasoning_quick.json)')
     ap.add_argument('--model', default='smollm2-135m', help="model name for load_lm, or 'tiny'")
     ap.add_argument('--methods', nargs='*', default=METHODS, help=f'subset of {METHODS}')
-    for k in ('seeds', 'steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'n_eval', 'k', 'mh_budget', 'mh_block', 'smc_particles'):
-        ap.add_argument('--' + k.replace('_', '-'), type=int)
-    ap.add_argument('--lr', type=float, default=5e-4, help='learning rate of every trained method')
-    ap.add_argument('--merge', action='store_true', help="rerun only --methods and replace their rows in the existing JSON (same sizes)")
+    ap.add_argument('--seeds', type=int, help='seeds per method (default 3; quick 2)')
+    ap.add_argument('--report', action='store_true', help='only regrade and print the tables from the stored texts')
+    ap.add_argument('--fresh', action='store_true', help='start a new results file instead of continuing the stored one')
     a = ap.parse_args(argv)
-    d = (dict(seeds=1, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=2, k=2, mh_budget=1, mh_block=6, smc_particles=2) if a.quick else
-         dict(seeds=2, steps=6, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=16, k=4, mh_budget=2, mh_block=16, smc_particles=4))
-    for k, v in d.items():
-        if getattr(a, k) is None: setattr(a, k, v)
     if bad := [m for m in a.methods if m not in METHODS]: ap.error(f'--methods must be among {METHODS}, got {bad}')
-    old = _earlier(a, ap) if a.merge else None
-    train = arithmetic('train', n=a.steps * a.prompts_per_step, levels=(1, 2))
-    evalset = arithmetic('eval', n=a.n_eval, levels=(1, 2))
-    t0, raw, rows = time.time(), {}, {}
-    for name in a.methods:
-        raw[name] = []
-        for seed in range(a.seeds):
-            t1 = time.time()
-            r = run_method(name, a, seed, train, evalset)
-            r['seconds'] = time.time() - t1
-            raw[name].append(r)
-            print(f"{name} seed {seed}: avg@{a.k} {r['avg_at_k']:.3f}, length {r['length']['mean']:.1f}, {r['seconds']:.0f}s", flush=True)
-        acc, se = mean_se([r['avg_at_k'] for r in raw[name]])
-        rows[name] = {f'avg@{a.k}': acc, 'se(seeds)': se, f'pass@{a.k}': float(np.mean([r['pass_at_k'] for r in raw[name]])),
-                      'mean_len': float(np.mean([r['length']['mean'] for r in raw[name]])),
-                      'train_tok': int(np.mean([r['train_tokens'] for r in raw[name]])),
-                      'infer_tok/ans': float(np.mean([r['tokens_per_answer'] for r in raw[name]])),
-                      'seconds': float(np.mean([r['seconds'] for r in raw[name]]))}
-    invocations = [dict(methods=a.methods, wall_s=time.time() - t0)]
-    if old:  # keep the earlier run's other rows, in the usual order
-        rows, raw = ({m: d[m] for m in METHODS if m in d} for d in ({**old['table'], **rows}, {**old['runs'], **raw}))
-        invocations = old.get('invocations', [dict(methods=old['args']['methods'], wall_s=old['wall_s'])]) + invocations
-    print(format_table(rows, '{:.4g}'))
-    print(f"held-out arithmetic (levels 1-2), {a.n_eval} prompts x {a.k} samples at T=1, {a.seeds} seed(s); "
-          f"training: {a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts, <= {a.max_new_tokens} tokens")
-    for r in raw.values():
-        for x in r: x['texts'] = x['texts'][:8]
-    res = dict(args={**vars(a), 'methods': list(rows)}, machine=machine(), table=rows, runs=raw, wall_s=sum(r['wall_s'] for r in invocations), invocations=invocations)
-    print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
-    return res
+    s = dict(SIZES['quick' if a.quick else 'full'], model=a.model)
+    if a.seeds: s['seeds'] = a.seeds
+    s['eval_checksum'], s['train_checksum'] = checksum(eval_set(s)), checksum(train_set())
+    res = Results(__file__, s, '_quick' if a.quick else '', a.fresh)
+    t0, done = time.time(), []
+    for name, seed in ([] if a.report else schedule(a.methods, s['seeds'])):
+        if res.get(name, seed) is not None: continue
+        t1 = time.time()
+        rec = run(name, seed, s, a.model)
+        rec['seconds'] = time.time() - t1
+        res.put(name, seed, rec); done.append(f'{name}/{seed}')
+        acc = grade(rec['T1']['texts'], eval_set(s), 'strict', rec['T1']['ended']).mean()
+        print(f"{name} seed {seed}: strict avg {acc:.3f}, mean |y| {np.mean(rec['T1']['lengths']):.1f}, {rec['seconds']:.0f}s", flush=True)
+    if done: res.data['invocations'].append(dict(ran=done, wall_s=time.time() - t0))
+    res.data.update(tables(res, s), wall_s=sum(i['wall_s'] for i in res.data['invocations']))
+    res.save()
+    print(format_table(res.data['table'], '{:.3f}'))
+    print(f"\nheld-out arithmetic: {s['n_eval']} distinct problems (levels 1-3) x k={s['k']} at T=1, <= {s['max_new_tokens']} tokens; "
+          f"training: {s['steps']} updates x {s['prompts_per_step']} prompts x {s['n_rollouts']} rollouts, lr {s['lr']}")
+    print('\npaired differences (same problems), 95% bootstrap over problems and seeds:')
+    print(format_table(res.data['paired'], '{:+.3f}'))
+    print('wrote', res.path)
+    return res.data
 
 if __name__ == '__main__': main()

@@ -9,15 +9,15 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 from .escort import check_alpha
-from .data import Prompt, is_correct, load_prompts
+from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample
 
 # %% auto #0
-__all__ = ['grade', 'accuracy', 'pass_at_k', 'avg_at_k', 'pass_at_k_matrix', 'distinct_n', 'length_stats', 'fit_line',
-           'matching_figure', 'embed_texts', 'pairwise_cosine_diversity', 'semantic_diversity', 'base_loglik',
-           'quality_proxy', 'matching_plot', 'evaluate_reasoning', 'power_texts', 'evaluate_power_sampler',
-           'evaluate_creative']
+__all__ = ['grade', 'accuracy', 'pass_at_k', 'avg_at_k', 'pass_at_k_matrix', 'bootstrap_ci', 'paired_bootstrap_ci', 'distinct_n',
+           'length_stats', 'fit_line', 'matching_figure', 'embed_texts', 'pairwise_cosine_diversity',
+           'semantic_diversity', 'base_loglik', 'quality_proxy', 'matching_plot', 'evaluate_reasoning', 'power_texts',
+           'evaluate_power_sampler', 'evaluate_creative']
 
 # %% ../nbs/08_eval.ipynb #e692b239
 def _answers_of(prompts_or_answers):
@@ -35,20 +35,26 @@ def _per_prompt(completions, P, name='completions'):
 
 def grade(completions:list, # per prompt a list of k completions, or a flat prompt-major list of P·k strings
           answers:list, # ground-truth answers, or `Prompt`s holding them
+          mode:str="strict", # the grader, one of `GRADERS` ("strict": last `\boxed{}` only; "lenient")
+          ended:list|None=None, # per completion (same layout): did it end with EOS? None: all did
          )->np.ndarray:
-    "Boolean matrix [prompts, k]: is sample j for prompt i correct (answer extraction from `powerflow_nb.data`)."
+    "Boolean matrix [prompts, k]: is sample j for prompt i correct under the grader `mode`."
     gold = _answers_of(answers)
     if any(a is None for a in gold): raise ValueError("answers must all be set (a prompt without a ground-truth answer cannot be graded)")
     rows = _per_prompt(completions, len(gold))
     k = len(rows[0])
     if any(len(r) != k for r in rows): raise ValueError(f"completions must have the same number per prompt, got {sorted({len(r) for r in rows})}")
-    return np.array([[is_correct(c, a) for c in r] for r, a in zip(rows, gold)], dtype=bool)
+    ends = [[True] * k] * len(rows) if ended is None else _per_prompt(list(map(bool, np.ravel(ended))), len(gold), 'ended')
+    if any(len(e) != k for e in ends): raise ValueError(f"ended must have the layout of completions ({len(rows)} x {k})")
+    return np.array([[is_correct(c, a, mode, e) for c, e in zip(r, er)] for r, er, a in zip(rows, ends, gold)], dtype=bool)
 
 def accuracy(completions:list, # as in `grade`
              answers:list, # ground-truth answers, or `Prompt`s holding them
+             mode:str="strict", # the grader
+             ended:list|None=None, # as in `grade`
             )->float:
     "Fraction of correct completions (= avg@k with k completions per prompt)."
-    return float(grade(completions, answers).mean())
+    return float(grade(completions, answers, mode, ended).mean())
 
 # %% ../nbs/08_eval.ipynb #32d78adb
 def pass_at_k(n:int, # samples drawn for one prompt
@@ -86,6 +92,44 @@ def pass_at_k_matrix(correct, # [prompts, n] booleans
     "Mean unbiased pass@k over prompts, and its standard error over prompts."
     m = _as_matrix(correct)
     return _mean_se([pass_at_k(m.shape[1], int(r.sum()), k) for r in m])
+
+# %% ../nbs/08_eval.ipynb #58030307
+def _seed_matrix(correct, name):
+    "Per-seed, per-problem accuracy [S, P] of a [S, P, k] (or [P, k]) correctness array."
+    m = np.asarray(correct, dtype=float)
+    if m.ndim == 2: m = m[None]
+    if m.ndim != 3 or m.size == 0: raise ValueError(f"{name} must be a non-empty [seeds, problems, k] (or [problems, k]) array, got shape {m.shape}")
+    if not np.isin(m, (0., 1.)).all(): raise ValueError(f"{name} must hold booleans (0/1)")
+    return m.mean(-1)
+
+def _boot_means(M, pidx, rng):
+    "Bootstrap means of M [S, P] for the problem draws pidx [B, P] and fresh seed draws."
+    sidx = rng.integers(0, len(M), (len(pidx), len(M)))
+    return M[sidx[:, :, None], pidx[:, None, :]].mean((1, 2))
+
+def _interval(est, boots, level):
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return dict(mean=float(est), lo=float(lo), hi=float(hi))
+
+def bootstrap_ci(correct, # [seeds, problems, k] booleans (or [problems, k] for one seed)
+                 level:float=0.95, # confidence level
+                 n_boot:int=10000, # bootstrap draws
+                 seed:int=0, # RNG seed of the draws
+                )->dict:
+    "Accuracy and its percentile-bootstrap interval over problems and seeds: {mean, lo, hi}."
+    M, rng = _seed_matrix(correct, 'correct'), np.random.default_rng(seed)
+    return _interval(M.mean(), _boot_means(M, rng.integers(0, M.shape[1], (n_boot, M.shape[1])), rng), level)
+
+def paired_bootstrap_ci(a, b, # [seeds, problems, k] correctness of two methods on the same problems (seeds and k may differ)
+                        level:float=0.95, # confidence level
+                        n_boot:int=10000, # bootstrap draws
+                        seed:int=0, # RNG seed of the draws
+                       )->dict:
+    "Difference of accuracies a − b and its paired-bootstrap interval (same problem draws for both): {mean, lo, hi}."
+    A, B, rng = _seed_matrix(a, 'a'), _seed_matrix(b, 'b'), np.random.default_rng(seed)
+    if A.shape[1] != B.shape[1]: raise ValueError(f"a and b must be graded on the same problems, got {A.shape[1]} and {B.shape[1]}")
+    pidx = rng.integers(0, A.shape[1], (n_boot, A.shape[1]))
+    return _interval(A.mean() - B.mean(), _boot_means(A, pidx, rng) - _boot_means(B, pidx, rng), level)
 
 # %% ../nbs/08_eval.ipynb #6af46b04
 def distinct_n(texts:list, # the texts (e.g. all completions for one prompt)
@@ -238,11 +282,15 @@ def matching_plot(policy, # a PEFT policy trained with LA-TB (its adapters off g
     return fig, fit, s
 
 # %% ../nbs/08_eval.ipynb #53379448
-def _report(texts, lengths, items, k, tokens):
-    C = grade(texts, items)
+def _report(texts, lengths, ended, items, k, tokens):
+    "Both graders' avg@k, strict pass@k, format and truncation rates, lengths, cost, and the raw texts to regrade."
+    ended = [bool(e) for e in ended]
+    C, Cl = (grade(texts, items, mode, ended) for mode in GRADERS)
     avg, se = avg_at_k(C)
-    return dict(avg_at_k=avg, se=se, pass_at_k=pass_at_k_matrix(C, k)[0], k=k, n_prompts=len(items),
-                length=length_stats(lengths), tokens_per_answer=tokens / len(texts), texts=list(texts))
+    return dict(avg_at_k=avg, se=se, avg_at_k_lenient=avg_at_k(Cl)[0], pass_at_k=pass_at_k_matrix(C, k)[0], k=k, n_prompts=len(items),
+                format_rate=float(np.mean([has_boxed(t) for t in texts])), truncated_frac=1 - float(np.mean(ended)),
+                length=length_stats(lengths), tokens_per_answer=tokens / len(texts),
+                texts=list(texts), lengths=[int(l) for l in lengths], ended=ended)
 
 def evaluate_reasoning(model, # a causal LM (PEFT policies sample with adapters on)
                        tokenizer, # its tokenizer
@@ -253,10 +301,10 @@ def evaluate_reasoning(model, # a causal LM (PEFT policies sample with adapters 
                        seed:int=0, # sampling seed
                        batch_size:int|None=None, # sampling micro-batch
                       )->dict:
-    "avg@k (± s.e. over prompts), pass@k, length statistics and inference tokens per answer of plain sampling."
+    "avg@k (strict, ± s.e. over prompts; lenient), pass@k, format and truncation rates, lengths, tokens per answer, texts."
     items = load_prompts(prompts)
     s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    return _report(s.texts, s.lengths, items, k, int(s.lengths.sum()))
+    return _report(s.texts, s.lengths, s.eos.tolist(), items, k, int(s.lengths.sum()))
 
 def power_texts(model, # a causal LM (the untrained base)
                 tokenizer, # its tokenizer
@@ -269,12 +317,13 @@ def power_texts(model, # a causal LM (the untrained base)
                 seed:int=0, # RNG seed
                 **kwargs, # method options, e.g. `block_size` for MH
                )->tuple:
-    "Completions from an inference-time power sampler, prompt-major: (texts, lengths, forward tokens spent)."
+    "Completions from an inference-time power sampler, prompt-major: (texts, lengths, ended with EOS, forward tokens spent)."
     dec = HFDecoder(model, tokenizer)
     g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     ps = power_sample(dec, prompts, alpha, method, n=n, budget=budget, max_new_tokens=max_new_tokens, generator=g, **kwargs)
     texts = tokenizer.batch_decode([t[:l].tolist() for t, l in zip(ps.tokens, ps.lengths)], skip_special_tokens=True)
-    return texts, ps.lengths.cpu(), int(ps.forward_tokens)
+    last = ps.tokens.gather(1, (ps.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+    return texts, ps.lengths.cpu(), ((ps.lengths > 0) & (last == dec.eos_id)).tolist(), int(ps.forward_tokens)
 
 def evaluate_power_sampler(model, tokenizer, # the untrained base model and its tokenizer
                            prompts:list, # held-out `Prompt`s with answers
@@ -288,8 +337,8 @@ def evaluate_power_sampler(model, tokenizer, # the untrained base model and its 
                           )->dict:
     "As `evaluate_reasoning`, with completions from an inference-time power sampler (cost: its forward tokens per answer)."
     items = load_prompts(prompts)
-    texts, L, fwd = power_texts(model, tokenizer, [p.prompt for p in items], alpha, method, k, budget, max_new_tokens, seed, **kwargs)
-    return _report(texts, L, items, k, fwd)
+    texts, L, ended, fwd = power_texts(model, tokenizer, [p.prompt for p in items], alpha, method, k, budget, max_new_tokens, seed, **kwargs)
+    return _report(texts, L, ended, items, k, fwd)
 
 def evaluate_creative(model, tokenizer, # a causal LM and its tokenizer
                       prompts:list, # creative prompts (strings or `Prompt`s)

@@ -5,7 +5,7 @@
 # %% ../nbs/07_train.ipynb #5b00f84e
 from __future__ import annotations
 import contextlib, copy, dataclasses, errno, hashlib, json, math, os, shutil, signal, threading, time, random, warnings
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
@@ -27,12 +27,12 @@ __all__ = ['GROUP_LOGZ', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', '
            'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz', 'leave_one_out_mean', 'batch_loss',
            'update', 'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir', 'clear_run',
            'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor', 'resolve_config', 'open_run', 'Callback',
-           'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar', 'Checkpointer', 'LATBTrainer', 'train_latb',
-           'toy_config']
+           'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar', 'Checkpointer', 'EvalCallback',
+           'LATBTrainer', 'train_latb', 'toy_config']
 
 # %% ../nbs/07_train.ipynb #b747a011
 GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log Z (its group optimum is a mean)
-RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress')
+RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress', 'eval_every', 'eval_k')
 
 def _bad(name, value, allowed): return ValueError(f"{name} must be {allowed}, got {value!r}")
 
@@ -85,13 +85,15 @@ class LATBConfig:
     max_nonfinite:int = 5 # stop after this many non-finite steps in a row (run control)
     tensorboard:bool = True # also log to TensorBoard when it is installed (run control)
     progress:bool = True # tqdm progress bar (run control)
+    eval_every:int = 0 # held-out evaluation period in updates, with `eval_prompts` (0: before the first and after the last only) (run control)
+    eval_k:int = 4 # completions per held-out prompt at each evaluation (run control)
 
     def __post_init__(self):
         if self.alpha is not None: self.alpha = check_alpha(self.alpha)
         if self.objective not in OBJECTIVES: raise _bad('objective', self.objective, f"one of {sorted(OBJECTIVES)}")
         for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
-                  'max_prompt_tokens', 'save_every', 'max_nonfinite'): _check_int(k, getattr(self, k), 1)
-        for k in ('warmup_steps', 'seed'): _check_int(k, getattr(self, k), 0)
+                  'max_prompt_tokens', 'save_every', 'max_nonfinite', 'eval_k'): _check_int(k, getattr(self, k), 1)
+        for k in ('warmup_steps', 'seed', 'eval_every'): _check_int(k, getattr(self, k), 0)
         for k in ('lr', 'logz_lr', 'max_grad_norm', 'logz_max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
         _check_number('clip_eps', self.clip_eps, 0, 1)
         _check_number('final_lr_frac', self.final_lr_frac, 0, 1, hi_open=False)
@@ -686,6 +688,7 @@ class TrainResult:
     logz: torch.nn.Module # the learned log Z′
     history: list # one metrics dict per step (this process)
     out_dir: Path|None # the run folder, when one was given
+    evals: list = field(default_factory=list) # the held-out evaluations of this process (`EvalCallback` records)
 
 def lr_factor(i:int, cfg:LATBConfig)->float:
     "Learning-rate multiplier after `i` updates: linear warm-up, then linear decay to `final_lr_frac` at `steps`."
@@ -736,6 +739,7 @@ class Callback:
     "Hooks around a `LATBTrainer` run; override the ones you need."
     def on_train_begin(self, trainer): pass
     def on_step_end(self, trainer, metrics:dict)->bool|None: pass  # True stops the run after this step
+    def on_log(self, trainer, record:dict): pass  # a record other than an update's metrics (an evaluation), via `trainer.log`
     def on_train_end(self, trainer): pass
 
 class FnCallback(Callback):
@@ -744,10 +748,11 @@ class FnCallback(Callback):
     def on_step_end(self, trainer, metrics): return self.fn(metrics)
 
 class JSONLLogger(Callback):
-    "One JSON line per update in `out_dir/metrics.jsonl` (main process)."
-    def on_step_end(self, trainer, metrics):
+    "One JSON line per update and per logged record (evaluations) in `out_dir/metrics.jsonl` (main process)."
+    def on_step_end(self, trainer, metrics): self.on_log(trainer, metrics)
+    def on_log(self, trainer, record):
         if trainer.is_main:
-            with open(trainer.out_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(metrics) + '\n')
+            with open(trainer.out_dir / 'metrics.jsonl', 'a') as f: f.write(json.dumps(record) + '\n')
 
 class TensorBoardLogger(Callback):
     "Every numeric metric as a TensorBoard scalar in `out_dir/tensorboard` (when TensorBoard is installed)."
@@ -755,9 +760,10 @@ class TensorBoardLogger(Callback):
         try: from torch.utils.tensorboard import SummaryWriter
         except ImportError: self.writer = None
         else: self.writer = SummaryWriter(str(trainer.out_dir / 'tensorboard')) if trainer.is_main else None
-    def on_step_end(self, trainer, metrics):
-        for k, v in metrics.items():
-            if self.writer and isinstance(v, (int, float)) and k != 'step': self.writer.add_scalar(k, v, metrics['step'])
+    def on_step_end(self, trainer, metrics): self.on_log(trainer, metrics)
+    def on_log(self, trainer, record):
+        for k, v in record.items():
+            if self.writer and isinstance(v, (int, float)) and not isinstance(v, bool) and k != 'step': self.writer.add_scalar(k, v, record['step'])
     def on_train_end(self, trainer):
         if self.writer: self.writer.close()
 
@@ -777,6 +783,47 @@ class Checkpointer(Callback):
     "A checkpoint every `save_every` updates and when the run is stopping (all processes wait for it)."
     def on_step_end(self, trainer, metrics):
         if metrics['step'] % trainer.config.save_every == 0 or trainer.stopping: trainer.save_checkpoint()
+
+# %% ../nbs/07_train.ipynb #3cd5ad1b
+class EvalCallback(Callback):
+    "Held-out evaluation before the first update, every `every` updates and after the last; logged through `trainer.log`."
+    def __init__(self, items:list, # held-out `Prompt`s (`policy.prompts`); accuracy needs answers
+                 every:int, # evaluation period in updates
+                 k:int=4, # completions per prompt
+                 temperature:float=1.0, # sampling temperature of the evaluation
+                 seed:int=0, # sampling seed, the same at every evaluation
+                 batch_size:int=64, # rows per sampling and scoring batch
+                ):
+        for name, v in dict(every=every, k=k, batch_size=batch_size).items(): _check_int(name, v, 1)
+        if not items: raise ValueError("items must hold at least one held-out prompt")
+        self.items, self.every, self.k, self.temperature, self.seed, self.batch_size = list(items), every, k, temperature, seed, batch_size
+
+    def on_train_begin(self, trainer):
+        if trainer.step == 0: trainer.log(self.evaluate(trainer, 0))
+    def on_step_end(self, trainer, metrics):
+        if metrics['step'] % self.every == 0 or metrics['step'] == trainer.config.steps or trainer.stopping:
+            trainer.log(self.evaluate(trainer, metrics['step']))
+
+    @torch.no_grad()
+    def evaluate(self, trainer, step:int)->dict:
+        "One evaluation of the policy as it is now: the record described above."
+        t0, c = time.perf_counter(), trainer.config
+        cfg = dataclasses.replace(c, n_rollouts=self.k, temperature=self.temperature, logz='scalar', micro_batch=self.batch_size)
+        g = torch.Generator(device=trainer.device).manual_seed(self.seed)
+        b = rollout(trainer.policy, self.items, list(range(len(self.items))), cfg, g)
+        s, dev, ended = b.samples, b.base_logp.device, b.finished.tolist()
+        r = trainer.objective(s.logp.to(dev), b.base_logp, 0.0, c.alpha, mask=s.completion_mask.to(dev), psi=b.psi, eps=c.clip_eps, group=self.k).residual
+        keep = b.kept(c.truncation)
+        loo, ok = leave_one_out_mean(r, keep, self.k)
+        rec = dict(step=step, eval=True, eval_length=s.lengths.float().mean().item(), eval_truncated=1 - b.finished.float().mean().item(),
+                   eval_residual=(r - loo)[keep & ok].abs().mean().item() if (keep & ok).any() else float('nan'))
+        answers = [it.answer for it in self.items]
+        if all(a is not None for a in answers):
+            gold = [answers[i] for i in s.prompt_index.tolist()]
+            for key, mode in (('eval_acc', 'strict'), ('eval_acc_lenient', 'lenient')):
+                rec[key] = float(np.mean([is_correct(t, a, mode, e) for t, a, e in zip(s.texts, gold, ended)]))
+        if trainer.policy.tokenizer is not None: rec['eval_format'] = float(np.mean([has_boxed(t) for t in s.texts]))
+        return dict(rec, eval_seconds=time.perf_counter() - t0)
 
 # %% ../nbs/07_train.ipynb #9b046f9f
 class LATBTrainer:
@@ -800,7 +847,7 @@ class LATBTrainer:
         logs = [JSONLLogger()] + ([TensorBoardLogger()] if config.tensorboard else []) if self.out_dir else []
         user = [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
         self.callbacks = [ProgressBar(), *logs, *user] + ([Checkpointer()] if self.out_dir else [])
-        self.step, self.history, self.stopping = 0, [], False
+        self.step, self.history, self.evals, self.stopping = 0, [], [], False
 
     @property
     def is_main(self)->bool: return self.acc.is_main_process
@@ -825,6 +872,11 @@ class LATBTrainer:
         if self.is_main: save_checkpoint(self.out_dir, self.step, self.policy, self.logz, self.optimizer, self.scheduler, self.run)
         self.acc.wait_for_everyone()
 
+    def log(self, record:dict):
+        "Send a record that is not an update's metrics (an evaluation, with its `step`) to every callback's `on_log`."
+        if record.get('eval'): self.evals.append(record)
+        for cb in self.callbacks: cb.on_log(self, record)
+
 # %% ../nbs/07_train.ipynb #f469976b
 @patch
 def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->dict:
@@ -836,7 +888,8 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->d
              policy_logp_per_token=per_tok(s.logq), eos_frac=s.eos.float().mean().item(), seconds=seconds,
              lr=self.scheduler.get_last_lr()[0])
     answers = [self.items[i].answer for i in batch.prompt_ids.tolist()]
-    if all(x is not None for x in answers): m['rollout_acc'] = float(np.mean([is_correct(t, x) for t, x in zip(s.texts, answers)]))
+    if all(x is not None for x in answers):
+        m['rollout_acc'] = float(np.mean([is_correct(t, x, 'strict', e) for t, x, e in zip(s.texts, answers, batch.finished.tolist())]))
     return m
 
 @patch
@@ -863,7 +916,7 @@ def train(self:LATBTrainer, start:int=0)->TrainResult:
     for cb in self.callbacks: cb.on_train_end(self)
     if self.out_dir and self.is_main: save_final(self.out_dir, self.policy, self.logz, self.run, self.step)
     self.acc.wait_for_everyone()
-    return TrainResult(self.policy.module, self.policy.tokenizer, self.logz, self.history, self.out_dir)
+    return TrainResult(self.policy.module, self.policy.tokenizer, self.logz, self.history, self.out_dir, self.evals)
 
 # %% ../nbs/07_train.ipynb #9952bb6f
 def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transformers/PEFT model, or a `ToyLM`/`ToyPolicy`
@@ -872,6 +925,7 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
                config:LATBConfig|None=None, # everything else
                tokenizer=None, # required when `model` is a loaded model
                callbacks=(), # `Callback`s, or functions f(metrics) -> True to stop
+               eval_prompts=None, # held-out prompts (any `prompts` source) evaluated every `config.eval_every` updates (`EvalCallback`)
               )->TrainResult:
     "Fine-tune `model` so that it samples p(y|x)^α/Z with the LA-TB objective (or another, by name)."
     from accelerate import Accelerator
@@ -880,6 +934,8 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
     policy = make_policy(model, tokenizer, cfg, device=acc.device)
     items = policy.prompts(prompts, cfg)
     policy.check_finite()
+    if eval_prompts is not None: callbacks = [EvalCallback(policy.prompts(eval_prompts, cfg), cfg.eval_every or cfg.steps, cfg.eval_k), *callbacks]
+    elif cfg.eval_every: raise ValueError(f"eval_every={cfg.eval_every} needs eval_prompts (the held-out prompts to evaluate)")
     trainer = LATBTrainer(policy, items, cfg, acc, callbacks)
     with open_run(trainer.out_dir, cfg, trainer.run['identity'], acc) as ck:
         start = load_checkpoint(ck, policy, trainer.logz, trainer.optimizer, trainer.scheduler) if ck else 0
