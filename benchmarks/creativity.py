@@ -1,85 +1,118 @@
-"""Creative writing: PowerFlow α = 0.5 vs sampling temperature 0.7-1.5 vs the base model, on the shipped creative
+"""Creative writing: PowerFlow α = 0.5 vs sampling temperature (0.5-1.3) and the base model, on held-out shipped creative
 prompts: semantic diversity (mean pairwise cosine distance of mean-pooled base-model hidden states, within each
-prompt's k completions) against a quality proxy (the base model's mean per-token log-likelihood). Writes a plotly
-Pareto figure (creativity.html) and a table.
+prompt's k completions), the same diversity length-matched (the first 16 tokens of the completions that have at least
+16, so short fragments do not count as diverse), distinct-2 and a quality proxy (the base model's mean per-token
+log-likelihood). Every method has 3 seeds (PowerFlow retrains; temperature rows resample); intervals are 95 % bootstrap
+over prompts and seeds. Writes a plotly Pareto figure (creativity.html) and a table.
 
-PowerFlow trains on one part of the creative prompts and is evaluated, like every other method, on the rest.
+PowerFlow trains on one part of the creative prompts and is evaluated, like every other method, on the rest. The run is
+resumable per (method, seed), like reasoning.py.
 
-    python benchmarks/creativity.py --quick     # smoke test, < 5 min on 2 CPU cores
-    python benchmarks/creativity.py             # full, < 60 min on 2 CPU cores
+    python benchmarks/creativity.py --quick     # smoke test, a few minutes on 2 CPU cores
+    python benchmarks/creativity.py             # full, about 20 min on 2 CPU cores
 """
 import argparse, time
 from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
-from _bench import load, machine, write_json
+from _bench import load, Results
 from powerflow_nb.toy import format_table
-from powerflow_nb.data import creative
+from powerflow_nb.data import creative, checksum
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import evaluate_creative
+from powerflow_nb.eval import evaluate_creative, bootstrap_ci
+
+ALPHA = 0.5
+TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.3)
+SIZES = dict(full=dict(seeds=3, steps=8, prompts_per_step=2, n_rollouts=4, max_new_tokens=64, n_eval=30, k=4, lr=5e-4, matched_tokens=16),
+             quick=dict(seeds=2, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=2, k=2, lr=5e-4, matched_tokens=4))
+def name_of(T): return 'base (T=1)' if T == 1.0 else f'temperature {T:g}'
+PF = f'powerflow a={ALPHA:g}'
+METHODS = [name_of(T) for T in TEMPERATURES] + [PF]
+KEYS = ('semantic_diversity', 'matched_diversity', 'quality')
+
+def split(s:dict)->tuple:
+    "(held-out prompts, training prompts) of the shipped creative set, fixed by a seeded permutation."
+    items = creative()
+    order = np.random.default_rng(0).permutation(len(items))
+    return [items[i] for i in order[:s['n_eval']]], [items[i] for i in order[s['n_eval']:]]
+
+def run(name:str, seed:int, s:dict, model:str)->dict:
+    evalset, train = split(s)
+    ev = dict(k=s['k'], max_new_tokens=s['max_new_tokens'], seed=1000 + seed, matched_tokens=s['matched_tokens'], batch_size=64)
+    m, t = load(model)
+    if name != PF: return dict(evaluate_creative(m, t, evalset, temperature=TEMPERATURES[METHODS.index(name)], **ev), train_tokens=0)
+    cfg = LATBConfig(steps=s['steps'], prompts_per_step=s['prompts_per_step'], n_rollouts=s['n_rollouts'], max_new_tokens=s['max_new_tokens'],
+                     lr=s['lr'], logz_lr=2e-2, micro_batch=8, seed=seed, progress=False, tensorboard=False)
+    r = train_latb(m, train, ALPHA, cfg, tokenizer=t)
+    # diversity is embedded and quality scored with the base model (adapters off), as for every other row
+    return dict(evaluate_creative(r.model, r.tokenizer, evalset, temperature=1.0, **ev),
+                train_tokens=int(sum(h['length'] * s['prompts_per_step'] * s['n_rollouts'] for h in r.history)))
+
+def table(res:Results)->dict:
+    rows = {}
+    for name in METHODS:
+        recs = res.records(name)
+        if not recs: continue
+        row = {'seeds': len(recs)}
+        for key, col in zip(KEYS, ('sem_div', 'matched_div', 'quality')):
+            x = np.array([r['per_prompt'][key] for r in recs], dtype=float)[..., None]
+            ci = bootstrap_ci(x) if not np.isnan(x).all() else dict(mean=np.nan, lo=np.nan, hi=np.nan)  # no prompt with 2 long completions
+            row.update({col: ci['mean'], col + '_lo': ci['lo'], col + '_hi': ci['hi']})
+        row.update(matched_frac=float(np.mean([r['matched_frac'] for r in recs])), distinct_2=float(np.mean([r['distinct_2'] for r in recs])),
+                   mean_len=float(np.mean([r['length']['mean'] for r in recs])), median_len=float(np.median(np.concatenate([r['lengths'] for r in recs]))),
+                   train_tok=int(np.mean([r['train_tokens'] for r in recs])))
+        rows[name] = row
+    return rows
 
 def pareto_figure(rows:dict)->go.Figure:
-    "Semantic diversity vs quality proxy, one marker per method, with the Pareto front (higher is better on both)."
+    "Semantic diversity (all and length-matched) vs quality proxy, one marker per method with 95 % intervals."
     names = list(rows)
-    x = [rows[n]['quality'] for n in names]; y = [rows[n]['sem_div'] for n in names]
-    front = [n for n in names if not any(rows[m]['quality'] >= rows[n]['quality'] and rows[m]['sem_div'] >= rows[n]['sem_div']
-                                         and (rows[m]['quality'], rows[m]['sem_div']) != (rows[n]['quality'], rows[n]['sem_div']) for m in names)]
-    front.sort(key=lambda n: rows[n]['quality'])
-    fig = go.Figure([go.Scatter(x=x, y=y, mode='markers+text', text=names, textposition='top center', name='methods',
-                                error_x=dict(array=[rows[n]['quality_se'] for n in names]), error_y=dict(array=[rows[n]['sem_div_se'] for n in names]),
-                                marker=dict(size=11, color=['#2ca02c' if n.startswith('powerflow') else '#1f77b4' for n in names])),
-                     go.Scatter(x=[rows[n]['quality'] for n in front], y=[rows[n]['sem_div'] for n in front], mode='lines',
-                                line=dict(dash='dot', color='gray'), name='Pareto front')])
-    fig.update_layout(title='Creative writing: semantic diversity vs quality proxy (up and right is better)',
-                      xaxis_title='quality proxy: base mean log-likelihood per token', yaxis_title='semantic diversity (mean pairwise cosine distance)', height=520)
+    fig = go.Figure()
+    for key, label, sym in (('sem_div', 'all completions', 'circle'), ('matched_div', 'length-matched (first 16 tokens)', 'diamond')):
+        fig.add_trace(go.Scatter(x=[rows[n]['quality'] for n in names], y=[rows[n][key] for n in names], mode='markers+text', text=names,
+                                 textposition='top center', name=label, marker=dict(size=11, symbol=sym),
+                                 error_x=dict(type='data', array=[rows[n]['quality_hi'] - rows[n]['quality'] for n in names],
+                                              arrayminus=[rows[n]['quality'] - rows[n]['quality_lo'] for n in names]),
+                                 error_y=dict(type='data', array=[rows[n][key + '_hi'] - rows[n][key] for n in names],
+                                              arrayminus=[rows[n][key] - rows[n][key + '_lo'] for n in names])))
+    fig.update_layout(title='Creative writing: semantic diversity vs quality proxy (up and right is better; 95 % intervals)',
+                      xaxis_title='quality proxy: base mean log-likelihood per token', yaxis_title='semantic diversity (mean pairwise cosine distance)', height=560)
     return fig
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='smoke-test sizes')
     ap.add_argument('--model', default='smollm2-135m', help="model name for load_lm, or 'tiny'")
-    for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'n_eval', 'k', 'seed'):
-        ap.add_argument('--' + k.replace('_', '-'), type=int)
-    ap.add_argument('--temperatures', type=float, nargs='*', default=[0.7, 1.0, 1.3, 1.5])
-    ap.add_argument('--alpha', type=float, default=0.5); ap.add_argument('--lr', type=float, default=5e-4)
+    ap.add_argument('--fresh', action='store_true', help='start a new results file instead of continuing the stored one')
     a = ap.parse_args(argv)
-    d = (dict(steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=16, n_eval=2, k=2, seed=0) if a.quick else
-         dict(steps=8, prompts_per_step=2, n_rollouts=4, max_new_tokens=64, n_eval=10, k=4, seed=0))
-    for k, v in d.items():
-        if getattr(a, k) is None: setattr(a, k, v)
-    items = creative()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(items))
-    evalset = [items[i] for i in order[:a.n_eval]]
-    train = [items[i] for i in order[a.n_eval:a.n_eval + a.steps * a.prompts_per_step]]
-    ev = dict(k=a.k, max_new_tokens=a.max_new_tokens, seed=1000 + a.seed)
-    t0, raw = time.time(), {}
-    m, t = load(a.model)
-    for T in a.temperatures:
-        name = 'base (T=1)' if T == 1.0 else f'temperature {T:g}'
-        t1 = time.time(); raw[name] = evaluate_creative(m, t, evalset, temperature=T, **ev); raw[name]['seconds'] = time.time() - t1
-        print(name, f"diversity {raw[name]['semantic_diversity']:.4f}, quality {raw[name]['quality']:.3f}", flush=True)
-    m, t = load(a.model)
-    t1 = time.time()
-    cfg = LATBConfig(steps=a.steps, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, max_new_tokens=a.max_new_tokens,
-                     lr=a.lr, logz_lr=2e-2, micro_batch=8, seed=a.seed, progress=False, tensorboard=False)
-    r = train_latb(m, train, a.alpha, cfg, tokenizer=t)
-    name = f'powerflow a={a.alpha:g}'
-    # diversity is embedded and quality scored with the base model (adapters off), as for every other row
-    raw[name] = evaluate_creative(r.model, r.tokenizer, evalset, temperature=1.0, **ev)
-    raw[name]['seconds'] = time.time() - t1
-    raw[name]['train_tokens'] = int(sum(h['length'] * a.prompts_per_step * a.n_rollouts for h in r.history))
-    rows = {n: dict(sem_div=v['semantic_diversity'], sem_div_se=v['semantic_diversity_se'], distinct_2=v['distinct_2'],
-                    quality=v['quality'], quality_se=v['quality_se'], mean_len=v['length']['mean'], seconds=v['seconds']) for n, v in raw.items()}
-    print(format_table(rows, '{:.4g}'))
-    print(f"{a.n_eval} held-out creative prompts x {a.k} samples, <= {a.max_new_tokens} tokens; PowerFlow α={a.alpha:g}: "
-          f"{a.steps} updates x {a.prompts_per_step} prompts x {a.n_rollouts} rollouts; s.e. over prompts")
-    fig = pareto_figure(rows)
+    s = dict(SIZES['quick' if a.quick else 'full'], model=a.model)
+    ev, tr = split(s)
+    s['eval_checksum'], s['train_checksum'] = checksum(ev), checksum(tr)
+    res = Results(__file__, s, '_quick' if a.quick else '', a.fresh)
+    t0, done = time.time(), []
+    for seed in range(s['seeds']):
+        for name in METHODS:
+            if res.get(name, seed) is not None: continue
+            t1 = time.time()
+            rec = run(name, seed, s, a.model)
+            rec['seconds'] = time.time() - t1
+            res.put(name, seed, rec); done.append(f'{name}/{seed}')
+            print(f"{name} seed {seed}: diversity {rec['semantic_diversity']:.4f} (matched {rec['matched_diversity']:.4f}), quality {rec['quality']:.3f}, "
+                  f"{rec['seconds']:.0f}s", flush=True)
+    if done: res.data['invocations'].append(dict(ran=done, wall_s=time.time() - t0))
+    rows = table(res)
     html = Path(__file__).with_name('creativity' + ('_quick' if a.quick else '') + '.html')
-    fig.write_html(html, include_plotlyjs='cdn')
-    for v in raw.values(): v['texts'] = v['texts'][:8]
-    res = dict(args=vars(a), machine=machine(), table=rows, runs=raw, figure=html.name, wall_s=time.time() - t0)
-    print('wrote', write_json(__file__, res, '_quick' if a.quick else ''), 'and', html)
-    return res
+    pareto_figure(rows).write_html(html, include_plotlyjs='cdn')
+    res.data.update(table=rows, figure=html.name, wall_s=sum(i['wall_s'] for i in res.data['invocations']))
+    res.save()
+    show = {n: {'sem_div [95% CI]': f"{r['sem_div']:.3f} [{r['sem_div_lo']:.3f}, {r['sem_div_hi']:.3f}]",
+                'matched [95% CI]': f"{r['matched_div']:.3f} [{r['matched_div_lo']:.3f}, {r['matched_div_hi']:.3f}]",
+                'matched_frac': r['matched_frac'], 'quality [95% CI]': f"{r['quality']:.2f} [{r['quality_lo']:.2f}, {r['quality_hi']:.2f}]",
+                'distinct_2': r['distinct_2'], 'mean_len': r['mean_len'], 'median_len': r['median_len'], 'train_tok': r['train_tok']} for n, r in rows.items()}
+    print(format_table(show, '{:.3f}'))
+    print(f"{s['n_eval']} held-out creative prompts x {s['k']} samples, <= {s['max_new_tokens']} tokens, {s['seeds']} seeds; PowerFlow α={ALPHA:g}: "
+          f"{s['steps']} updates x {s['prompts_per_step']} prompts x {s['n_rollouts']} rollouts; 95% bootstrap over prompts and seeds")
+    print('wrote', res.path, 'and', html)
+    return res.data
 
 if __name__ == '__main__': main()

@@ -38,6 +38,13 @@ PAIRS = [('powerflow a=4', 'grpo'), ('powerflow a=4 psi=0', 'grpo'), ('powerflow
 SIZES = dict(full=dict(seeds=3, steps=16, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=120, k=4, mh_budget=2, mh_block=16, smc_particles=4, lr=5e-4),
              quick=dict(seeds=2, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=3, k=2, mh_budget=1, mh_block=6, smc_particles=2, lr=5e-4))
 
+def settings(quick:bool=False, model:str='smollm2-135m', seeds:int|None=None)->dict:
+    "The sizes of a run and the checksums of its prompt sets: a results file continues only under the same settings."
+    s = dict(SIZES['quick' if quick else 'full'], model=model)
+    if seeds: s['seeds'] = seeds
+    s['eval_checksum'], s['train_checksum'] = checksum(eval_set(s)), checksum(train_set())
+    return s
+
 def eval_set(s:dict)->list: return arithmetic('eval', n=s['n_eval'], levels=(1, 2, 3), distinct=True)
 def train_set()->list: return arithmetic('train', levels=(1, 2, 3))
 
@@ -116,9 +123,7 @@ def main(argv=None):
     ap.add_argument('--fresh', action='store_true', help='start a new results file instead of continuing the stored one')
     a = ap.parse_args(argv)
     if bad := [m for m in a.methods if m not in METHODS]: ap.error(f'--methods must be among {METHODS}, got {bad}')
-    s = dict(SIZES['quick' if a.quick else 'full'], model=a.model)
-    if a.seeds: s['seeds'] = a.seeds
-    s['eval_checksum'], s['train_checksum'] = checksum(eval_set(s)), checksum(train_set())
+    s = settings(a.quick, a.model, a.seeds)
     res = Results(__file__, s, '_quick' if a.quick else '', a.fresh)
     t0, done = time.time(), []
     for name, seed in ([] if a.report else schedule(a.methods, s['seeds'])):

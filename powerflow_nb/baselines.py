@@ -57,7 +57,7 @@ def majority_answers(texts:list, # completions
                      groups:list, # per completion a hashable group key (its prompt)
                     )->list:
     "Per completion the most frequent extracted answer of its group (None when no answer was found); ties: first seen."
-    ans = [extract_answer(t) for t in texts]
+    ans = [extract_answer(t, 'lenient') for t in texts]
     votes = {}
     for a, g in zip(ans, groups):
         if a is not None: votes.setdefault(g, Counter())[a] += 1
@@ -81,10 +81,10 @@ class GRPOReward:
         if completion_ids is not None: self.completion_tokens += sum(len(c) for c in completion_ids)
         if self.kind == 'correctness':
             if answer is None: raise ValueError("the correctness reward needs an 'answer' column")
-            return [float(is_correct(t, a)) for t, a in zip(texts, answer)]
+            return [float(is_correct(t, a, 'lenient')) for t, a in zip(texts, answer)]
         if self.kind == 'majority':
             maj = majority_answers(texts, [repr(p) for p in prompts])
-            return [float(m is not None and extract_answer(t) == m) for t, m in zip(texts, maj)]
+            return [float(m is not None and extract_answer(t, 'lenient') == m) for t, m in zip(texts, maj)]
         if self.model is None: raise RuntimeError(f"the {self.kind} reward needs its `model` set to the policy")
         if completion_ids is None: completion_ids = [self.tokenizer(t, add_special_tokens=False)['input_ids'] for t in texts]
         st = next_token_stats(self.model, self._prompt_ids(prompts), completion_ids, self.micro_batch)

@@ -166,6 +166,7 @@ def parser()->argparse.ArgumentParser:
     t = sub.add_parser('train', help='train an adapter with train_latb')
     t.add_argument('--model', default='smollm2-135m')
     t.add_argument('--prompts', default='arithmetic', help='shipped set name, .jsonl/.csv path')
+    t.add_argument('--eval-prompts', default=None, help="held-out prompts evaluated every --eval-every updates (shipped set name such as 'arithmetic-eval', .jsonl/.csv path)")
     t.add_argument('--out', dest='out_dir', default=argparse.SUPPRESS, help='run folder (same as --out-dir)')
     t.add_argument('--config', default=None, help="YAML/JSON file of LATBConfig fields, or a run's adapter/run.json")
     add_config_flags(t)
@@ -208,7 +209,7 @@ def main(argv:list|None=None):
             else: demo(**kw)
         elif a.cmd == 'train':
             cfg = config_from_args(a)
-            res = train_latb(a.model, load_prompts(a.prompts), config=cfg)
+            res = train_latb(a.model, load_prompts(a.prompts), config=cfg, eval_prompts=load_prompts(a.eval_prompts) if a.eval_prompts else None)
             print(f"trained {len(res.history)} steps; adapter in {res.out_dir / 'adapter' if res.out_dir else '(not saved: give --out)'}")
         elif a.cmd == 'sample': _sample_cmd(a)
     except (ValueError, TypeError, OSError) as e:  # a user's input (OSError: a path that cannot be written, a full disk)

@@ -4,10 +4,11 @@
 
 # %% ../nbs/08_eval.ipynb #f58d8959
 from __future__ import annotations
-import contextlib, math
+import contextlib, math, warnings
 import numpy as np
 import torch
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from .escort import check_alpha
 from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
@@ -17,7 +18,7 @@ from .samplers import power_sample
 __all__ = ['grade', 'accuracy', 'pass_at_k', 'avg_at_k', 'pass_at_k_matrix', 'bootstrap_ci', 'paired_bootstrap_ci', 'distinct_n',
            'length_stats', 'fit_line', 'matching_figure', 'embed_texts', 'pairwise_cosine_diversity',
            'semantic_diversity', 'base_loglik', 'quality_proxy', 'matching_plot', 'evaluate_reasoning', 'power_texts',
-           'evaluate_power_sampler', 'evaluate_creative']
+           'evaluate_power_sampler', 'evaluate_creative', 'crossing', 'break_even', 'amortisation_figure']
 
 # %% ../nbs/08_eval.ipynb #e692b239
 def _answers_of(prompts_or_answers):
@@ -94,31 +95,33 @@ def pass_at_k_matrix(correct, # [prompts, n] booleans
     return _mean_se([pass_at_k(m.shape[1], int(r.sum()), k) for r in m])
 
 # %% ../nbs/08_eval.ipynb #58030307
-def _seed_matrix(correct, name):
-    "Per-seed, per-problem accuracy [S, P] of a [S, P, k] (or [P, k]) correctness array."
-    m = np.asarray(correct, dtype=float)
+def _seed_matrix(values, name):
+    "Per-seed, per-problem means [S, P] of a [S, P, k] (or [P, k]) array; NaN marks a missing value."
+    m = np.asarray(values, dtype=float)
     if m.ndim == 2: m = m[None]
     if m.ndim != 3 or m.size == 0: raise ValueError(f"{name} must be a non-empty [seeds, problems, k] (or [problems, k]) array, got shape {m.shape}")
-    if not np.isin(m, (0., 1.)).all(): raise ValueError(f"{name} must hold booleans (0/1)")
-    return m.mean(-1)
+    if np.isinf(m).any() or np.isnan(m).all(): raise ValueError(f"{name} must hold finite numbers (NaN for a missing one), not all missing")
+    with np.errstate(invalid='ignore'): return np.nanmean(np.where(np.isnan(m).all(-1, keepdims=True), np.nan, m), -1) if np.isnan(m).any() else m.mean(-1)
 
 def _boot_means(M, pidx, rng):
-    "Bootstrap means of M [S, P] for the problem draws pidx [B, P] and fresh seed draws."
+    "Bootstrap means of M [S, P] (NaN: missing) for the problem draws pidx [B, P] and fresh seed draws."
     sidx = rng.integers(0, len(M), (len(pidx), len(M)))
-    return M[sidx[:, :, None], pidx[:, None, :]].mean((1, 2))
+    with warnings.catch_warnings():  # a draw of only missing values is NaN, and left out of the interval
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return np.nanmean(M[sidx[:, :, None], pidx[:, None, :]], (1, 2))
 
 def _interval(est, boots, level):
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return dict(mean=float(est), lo=float(lo), hi=float(hi))
 
-def bootstrap_ci(correct, # [seeds, problems, k] booleans (or [problems, k] for one seed)
+def bootstrap_ci(correct, # [seeds, problems, k] booleans or scores (or [problems, k] for one seed); NaN: missing
                  level:float=0.95, # confidence level
                  n_boot:int=10000, # bootstrap draws
                  seed:int=0, # RNG seed of the draws
                 )->dict:
-    "Accuracy and its percentile-bootstrap interval over problems and seeds: {mean, lo, hi}."
+    "Mean (accuracy) and its percentile-bootstrap interval over problems and seeds: {mean, lo, hi}."
     M, rng = _seed_matrix(correct, 'correct'), np.random.default_rng(seed)
-    return _interval(M.mean(), _boot_means(M, rng.integers(0, M.shape[1], (n_boot, M.shape[1])), rng), level)
+    return _interval(np.nanmean(M), _boot_means(M, rng.integers(0, M.shape[1], (n_boot, M.shape[1])), rng), level)
 
 def paired_bootstrap_ci(a, b, # [seeds, problems, k] correctness of two methods on the same problems (seeds and k may differ)
                         level:float=0.95, # confidence level
@@ -129,7 +132,7 @@ def paired_bootstrap_ci(a, b, # [seeds, problems, k] correctness of two methods 
     A, B, rng = _seed_matrix(a, 'a'), _seed_matrix(b, 'b'), np.random.default_rng(seed)
     if A.shape[1] != B.shape[1]: raise ValueError(f"a and b must be graded on the same problems, got {A.shape[1]} and {B.shape[1]}")
     pidx = rng.integers(0, A.shape[1], (n_boot, A.shape[1]))
-    return _interval(A.mean() - B.mean(), _boot_means(A, pidx, rng) - _boot_means(B, pidx, rng), level)
+    return _interval(np.nanmean(A) - np.nanmean(B), _boot_means(A, pidx, rng) - _boot_means(B, pidx, rng), level)
 
 # %% ../nbs/08_eval.ipynb #6af46b04
 def distinct_n(texts:list, # the texts (e.g. all completions for one prompt)
@@ -349,18 +352,75 @@ def evaluate_creative(model, tokenizer, # a causal LM and its tokenizer
                       encoder=None, # (model, tokenizer) for embeddings (default: the base of `model`)
                       judge=None, # optional LLM-judge hook for `quality_proxy`
                       batch_size:int|None=None, # sampling micro-batch
+                      matched_tokens:int=16, # length-matched diversity: the first `matched_tokens` tokens of completions at least that long
                      )->dict:
-    "Semantic diversity and distinct-2 within prompts, quality proxy (base log-likelihood / judge), lengths."
+    "Semantic diversity (all, and length-matched) and distinct-2 within prompts, quality proxy, lengths; per-prompt values and texts."
     if not isinstance(k, int) or k < 2: raise ValueError(f"k must be an int >= 2 (diversity needs pairs), got {k!r}")
+    if not isinstance(matched_tokens, int) or matched_tokens < 1: raise ValueError(f"matched_tokens must be an int >= 1, got {matched_tokens!r}")
     items = load_prompts(prompts)
+    P = len(items)
     s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
     em, et = encoder if encoder is not None else (model, tokenizer)
-    emb = embed_texts(list(s.texts), em, et).view(len(items), k, -1)
+    emb = embed_texts(list(s.texts), em, et).view(P, k, -1)
     sem = [pairwise_cosine_diversity(e) for e in emb]
-    rows = _per_prompt(list(s.texts), len(items))
+    long = (s.lengths >= matched_tokens).view(P, k)
+    heads = tokenizer.batch_decode(s.completion_ids[:, :matched_tokens].tolist(), skip_special_tokens=True)
+    hemb = embed_texts(heads, em, et, max_tokens=matched_tokens).view(P, k, -1)
+    matched = [pairwise_cosine_diversity(e[m]) if m.sum() >= 2 else float('nan') for e, m in zip(hemb, long)]
+    rows = _per_prompt(list(s.texts), P)
     q = quality_proxy(model, s, judge)
+    quality = np.asarray(q['per_row']).reshape(P, k).mean(1)
     out = dict(semantic_diversity=float(np.mean(sem)), semantic_diversity_se=_mean_se(sem)[1],
-               distinct_2=float(np.mean([distinct_n(r, 2) for r in rows])), quality=q['loglik'], quality_se=q['loglik_se'],
-               length=length_stats(s.lengths), temperature=float(temperature), k=k, n_prompts=len(items), texts=list(s.texts))
+               matched_diversity=float(np.nanmean(matched)) if not np.isnan(matched).all() else float('nan'), matched_tokens=matched_tokens,
+               matched_frac=float(long.float().mean()), distinct_2=float(np.mean([distinct_n(r, 2) for r in rows])), quality=q['loglik'],
+               quality_se=q['loglik_se'], length=length_stats(s.lengths), temperature=float(temperature), k=k, n_prompts=P,
+               per_prompt=dict(semantic_diversity=sem, matched_diversity=matched, quality=quality.tolist()),
+               texts=list(s.texts), lengths=s.lengths.tolist(), ended=s.eos.tolist())
     if judge is not None: out['judge'] = q['judge']
     return out
+
+# %% ../nbs/08_eval.ipynb #am000001
+def crossing(xs:list, # the curve's abscissae (updates or training tokens), increasing
+             ys:list, # the curve's values (accuracy)
+             level:float, # the baseline's value
+            )->float|None:
+    "The first x at which the curve reaches `level` (None when it never does)."
+    if len(xs) != len(ys): raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {len(ys)}")
+    return next((x for x, y in zip(xs, ys) if y >= level), None)
+
+def break_even(train_tokens:float, # tokens spent training
+               trained_per_answer:float, # tokens per answer of the trained model
+               sampler_per_answer:float, # tokens per answer of the inference-time sampler
+              )->float:
+    "Answers after which training + cheap answers cost fewer tokens than the sampler's answers (inf if never)."
+    gap = sampler_per_answer - trained_per_answer
+    return train_tokens / gap if gap > 0 else math.inf
+
+# %% ../nbs/08_eval.ipynb #am000004
+def amortisation_figure(curve:dict, # lists by evaluation: 'step', 'train_tokens', 'acc', 'acc_lo', 'acc_hi', 'length'
+                        lines:dict, # {baseline name: {'acc', 'length', 'tokens_per_answer'}}
+                        title:str='PowerFlow during training vs decoding baselines', # the figure title
+                       )->go.Figure:
+    "Accuracy and length of a training run against updates and training tokens, with the baselines as horizontal lines."
+    fig = make_subplots(2, 2, shared_yaxes='rows', horizontal_spacing=0.04, vertical_spacing=0.1,
+                        subplot_titles=('accuracy vs updates', 'accuracy vs training tokens', 'mean length vs updates', 'mean length vs training tokens'))
+    colors = ['#7f7f7f', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf']
+    for col, x in ((1, 'step'), (2, 'train_tokens')):
+        err = dict(type='data', array=[h - a for h, a in zip(curve['acc_hi'], curve['acc'])], arrayminus=[a - l for a, l in zip(curve['acc'], curve['acc_lo'])])
+        fig.add_trace(go.Scatter(x=curve[x], y=curve['acc'], error_y=err, mode='lines+markers', name='PowerFlow (T = 1)', legendgroup='pf',
+                                 showlegend=col == 1, line=dict(color='#1f77b4', width=3)), 1, col)
+        fig.add_trace(go.Scatter(x=curve[x], y=curve['length'], mode='lines+markers', name='PowerFlow length', legendgroup='pf',
+                                 showlegend=False, line=dict(color='#1f77b4', width=3)), 2, col)
+        for (name, b), c in zip(lines.items(), colors):
+            label = f"{name} ({b['tokens_per_answer']:.0f} tok/answer)"
+            for row, key in ((1, 'acc'), (2, 'length')):
+                fig.add_trace(go.Scatter(x=[curve[x][0], curve[x][-1]], y=[b[key]] * 2, mode='lines', name=label, legendgroup=name,
+                                         showlegend=col == 1 and row == 1, line=dict(color=c, dash='dash')), row, col)
+            cx = crossing(curve[x], curve['acc'], b['acc'])
+            if cx is not None:
+                fig.add_trace(go.Scatter(x=[cx], y=[curve['acc'][curve[x].index(cx)]], mode='markers', legendgroup=name, showlegend=False,
+                                         marker=dict(symbol='star', size=14, color=c), hovertext=f'reaches {name}'), 1, col)
+    fig.update_yaxes(title_text='accuracy', row=1, col=1); fig.update_yaxes(title_text='mean |y| (tokens)', row=2, col=1)
+    fig.update_xaxes(title_text='updates', row=2, col=1); fig.update_xaxes(title_text='training tokens', row=2, col=2)
+    fig.update_layout(title=title, height=640, legend=dict(orientation='h', y=-0.12))
+    return fig

@@ -787,18 +787,19 @@ class Checkpointer(Callback):
 # %% ../nbs/07_train.ipynb #3cd5ad1b
 class EvalCallback(Callback):
     "Held-out evaluation before the first update, every `every` updates and after the last; logged through `trainer.log`."
-    def __init__(self, items:list, # held-out `Prompt`s (`policy.prompts`); accuracy needs answers
+    def __init__(self, prompts, # held-out prompts, any `train_latb` prompts source; accuracy needs answers
                  every:int, # evaluation period in updates
                  k:int=4, # completions per prompt
                  temperature:float=1.0, # sampling temperature of the evaluation
                  seed:int=0, # sampling seed, the same at every evaluation
                  batch_size:int=64, # rows per sampling and scoring batch
+                 keep_texts:bool=False, # also log every completion and its EOS flag (to regrade later)
                 ):
         for name, v in dict(every=every, k=k, batch_size=batch_size).items(): _check_int(name, v, 1)
-        if not items: raise ValueError("items must hold at least one held-out prompt")
-        self.items, self.every, self.k, self.temperature, self.seed, self.batch_size = list(items), every, k, temperature, seed, batch_size
+        self.prompts, self.every, self.k, self.temperature, self.seed, self.batch_size, self.keep_texts = prompts, every, k, temperature, seed, batch_size, keep_texts
 
     def on_train_begin(self, trainer):
+        self.items = trainer.policy.prompts(self.prompts, trainer.config)
         if trainer.step == 0: trainer.log(self.evaluate(trainer, 0))
     def on_step_end(self, trainer, metrics):
         if metrics['step'] % self.every == 0 or metrics['step'] == trainer.config.steps or trainer.stopping:
@@ -823,6 +824,7 @@ class EvalCallback(Callback):
             for key, mode in (('eval_acc', 'strict'), ('eval_acc_lenient', 'lenient')):
                 rec[key] = float(np.mean([is_correct(t, a, mode, e) for t, a, e in zip(s.texts, gold, ended)]))
         if trainer.policy.tokenizer is not None: rec['eval_format'] = float(np.mean([has_boxed(t) for t in s.texts]))
+        if self.keep_texts: rec.update(texts=list(s.texts), ended=ended, lengths=s.lengths.tolist())
         return dict(rec, eval_seconds=time.perf_counter() - t0)
 
 # %% ../nbs/07_train.ipynb #9b046f9f
@@ -934,7 +936,7 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
     policy = make_policy(model, tokenizer, cfg, device=acc.device)
     items = policy.prompts(prompts, cfg)
     policy.check_finite()
-    if eval_prompts is not None: callbacks = [EvalCallback(policy.prompts(eval_prompts, cfg), cfg.eval_every or cfg.steps, cfg.eval_k), *callbacks]
+    if eval_prompts is not None: callbacks = [EvalCallback(eval_prompts, cfg.eval_every or cfg.steps, cfg.eval_k), *callbacks]
     elif cfg.eval_every: raise ValueError(f"eval_every={cfg.eval_every} needs eval_prompts (the held-out prompts to evaluate)")
     trainer = LATBTrainer(policy, items, cfg, acc, callbacks)
     with open_run(trainer.out_dir, cfg, trainer.run['identity'], acc) as ck:

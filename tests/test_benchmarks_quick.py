@@ -8,11 +8,24 @@ BENCH = Path(__file__).resolve().parents[1] / 'benchmarks'
 @pytest.mark.slow
 @pytest.mark.parametrize('script', ['step_time.py', 'reasoning.py', 'creativity.py'])
 def test_benchmark_quick(script):
-    p = subprocess.run([sys.executable, str(BENCH / script), '--quick'], cwd=BENCH, capture_output=True, text=True, timeout=600)
+    fresh = [] if script == 'step_time.py' else ['--fresh']  # resumable benchmarks: start over rather than continue an older quick run
+    p = subprocess.run([sys.executable, str(BENCH / script), '--quick', *fresh], cwd=BENCH, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     out = BENCH / (Path(script).stem + '_quick.json')
     assert out.exists()
     res = json.loads(out.read_text())
-    assert res['wall_s'] < 300, f"--quick took {res['wall_s']:.0f}s (> 5 min)"
+    assert res['wall_s'] < 600, f"--quick took {res['wall_s']:.0f}s (> 10 min)"
     if script == 'step_time.py': assert res['ratio']['median'] > 0
     else: assert res['table']
+
+@pytest.mark.slow
+def test_amortisation_quick():
+    "The amortisation study end to end: the decoding lines from reasoning.py, then a resumable run with evaluations and the figure."
+    lines = ['base T=1', 'base T=1/4', 'base greedy', 'mh a=4', 'smc a=4']
+    for cmd in (['reasoning.py', '--quick', '--seeds', '1', '--fresh', '--methods', *lines], ['amortisation.py', '--quick']):
+        p = subprocess.run([sys.executable, str(BENCH / cmd[0]), *cmd[1:]], cwd=BENCH, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads((BENCH / 'amortisation_quick.json').read_text())
+    assert res['curve']['step'] == [0, 2, 4] and res['curve']['train_tokens'][0] == 0
+    assert set(res['lines']) == set(lines) and (BENCH / 'amortisation_quick_strict.html').exists()
+    assert all(len(t) == len(res['curve']['texts'][0]) for t in res['curve']['texts'])
