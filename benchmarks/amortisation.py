@@ -33,7 +33,9 @@ def baselines(s:dict, quick:bool)->dict:
     ev, out = R.eval_set(s), {}
     for name in LINES:
         recs = [r['T1'] for _, r in sorted(data['runs'].get(name, {}).items())]
-        if not recs: raise SystemExit(f"{path} has no {name!r} row yet; run: python benchmarks/reasoning.py --methods {' '.join(repr(m) for m in LINES)}")
+        if not recs:
+            print(f"note: {path} has no {name!r} row yet, so the figure lacks its line; run: python benchmarks/reasoning.py --methods {name!r}")
+            continue
         acc = {mode: float(np.mean([grade(r['texts'], ev, mode, r['ended']).mean() for r in recs])) for mode in ('strict', 'lenient')}
         out[name] = dict(acc=acc['strict'], acc_lenient=acc['lenient'], length=float(np.mean([np.mean(r['lengths']) for r in recs])),
                          tokens_per_answer=float(np.mean([r['tokens_per_answer'] for r in recs])), seeds=len(recs))

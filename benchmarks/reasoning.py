@@ -36,7 +36,7 @@ METHODS = [*DECODING, *POWER, *TRAINED]
 PAIRS = [('powerflow a=4', 'grpo'), ('powerflow a=4 psi=0', 'grpo'), ('powerflow a=4', 'base T=1/4'), ('powerflow a=4', 'smc a=4'),
          ('powerflow a=4', 'base T=1'), ('powerflow a=4', 'powerflow a=4 psi=0'), ('base T=1/4', 'base T=1'), ('smc a=4', 'base T=1/4')]
 SIZES = dict(full=dict(seeds=3, steps=16, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=120, k=4, mh_budget=2, mh_block=16, smc_particles=4, lr=5e-4),
-             quick=dict(seeds=2, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=3, k=2, mh_budget=1, mh_block=6, smc_particles=2, lr=5e-4))
+             quick=dict(seeds=1, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=3, k=2, mh_budget=1, mh_block=6, smc_particles=2, lr=5e-4))
 
 def settings(quick:bool=False, model:str='smollm2-135m', seeds:int|None=None)->dict:
     "The sizes of a run and the checksums of its prompt sets: a results file continues only under the same settings."

@@ -22,7 +22,7 @@ def test_benchmark_quick(script):
 def test_amortisation_quick():
     "The amortisation study end to end: the decoding lines from reasoning.py, then a resumable run with evaluations and the figure."
     lines = ['base T=1', 'base T=1/4', 'base greedy', 'mh a=4', 'smc a=4']
-    for cmd in (['reasoning.py', '--quick', '--seeds', '1', '--fresh', '--methods', *lines], ['amortisation.py', '--quick']):
+    for cmd in (['reasoning.py', '--quick', '--fresh', '--methods', *lines], ['amortisation.py', '--quick']):
         p = subprocess.run([sys.executable, str(BENCH / cmd[0]), *cmd[1:]], cwd=BENCH, capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     res = json.loads((BENCH / 'amortisation_quick.json').read_text())
