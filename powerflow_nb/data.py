@@ -211,11 +211,14 @@ for _name in ("math_verify.parser", "math_verify.grader"): logging.getLogger(_na
 
 def _timeout(): return 5 if threading.current_thread() is threading.main_thread() else None
 
+_EXPRESSION = re.compile(r"\d\s*(?:[-+*×·÷^]|\\times|\\cdot|\\div)\s*[\d(\\]")
+
 def _mv(span):
-    "math-verify's parse of an answer span, after the clean-up small models need (units in \\text, `$`, an equation's left side)."
+    "math-verify's parse of an answer span (None for an unevaluated expression), after the clean-up small models need."
     s = re.sub(r"\\(?:text|mathrm|textbf|mathbf)\s*\{([^{}]*)\}", r" \1 ", span).replace("\\$", " ").replace("$", " ")
     s = s.rsplit("=", 1)[-1].strip().rstrip(".")
     s = re.sub(r"^(\S*\d)\s+[A-Za-z][A-Za-z ]*$", r"\1", s)  # "15 dollars": a number and its unit
+    if _EXPRESSION.search(s): return None  # "\boxed{12 + 30}" restates the question; an answer is a value
     return _mv_parse("\\boxed{" + s + "}", extraction_config=_MV_CONFIG, parsing_timeout=_timeout())
 
 def is_correct(text:str, # a model's completion
