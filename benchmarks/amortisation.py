@@ -79,17 +79,18 @@ def main(argv=None):
                callbacks=[EvalCallback(ev, every, k=s['k'], seed=1000, batch_size=64, keep_texts=True)])
     wall = time.time() - t0
     lines, curve = baselines(s, a.quick), read_run(out, s['prompts_per_step'] * s['n_rollouts'], ev)
-    final = curve['length'][-1]
     summary, tables = {}, {}
     for grader, key in (('strict', 'acc'), ('lenient', 'acc_lenient')):
-        rows = {'PowerFlow a=4, start': {'acc': curve[key][0], 'mean |y|': curve['length'][0], 'tok/answer': curve['length'][0]},
-                f'PowerFlow a=4, update {curve["step"][-1]}': {'acc': curve[key][-1], 'mean |y|': final, 'tok/answer': final,
-                                                                'train tokens': curve['train_tokens'][-1]}}
+        best = int(np.argmax(curve[key]))
+        point = lambda i: {'acc': curve[key][i], 'mean |y|': curve['length'][i], 'tok/answer': curve['length'][i], 'train tokens': curve['train_tokens'][i]}
+        rows = {'PowerFlow a=4, start': point(0), f'PowerFlow a=4, best (update {curve["step"][best]})': point(best),
+                f'PowerFlow a=4, update {curve["step"][-1]}': point(-1)}
         for name, b in lines.items():
             level = b['acc' if grader == 'strict' else 'acc_lenient']
-            reach = crossing(curve['step'], curve[key], level)
+            reach = crossing(curve['step'][1:], [a if a > 0 else -1 for a in curve[key][1:]], level)  # after training began; 0 reaches nothing
+            i = curve['step'].index(reach) if reach is not None else None
             rows[name] = {'acc': level, 'mean |y|': b['length'], 'tok/answer': b['tokens_per_answer'], 'reached at update': reach,
-                          'break-even answers': break_even(curve['train_tokens'][-1], final, b['tokens_per_answer']) if name in SAMPLERS else None}
+                          'break-even answers': break_even(curve['train_tokens'][i], curve['length'][i], b['tokens_per_answer']) if name in SAMPLERS and i is not None else None}
         tables[grader] = rows
         fig = amortisation_figure(dict(curve, acc=curve[key], acc_lo=curve[key + '_lo'], acc_hi=curve[key + '_hi']),
                                   {n: dict(b, acc=b['acc' if grader == 'strict' else 'acc_lenient']) for n, b in lines.items()},

@@ -897,7 +897,7 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->d
 @patch
 def train(self:LATBTrainer, start:int=0)->TrainResult:
     "Run updates `start`..`config.steps`, calling the callbacks; returns the result."
-    self.step, bad_run = start, 0
+    self.step, bad_run, cut_run = start, 0, 0
     for cb in self.callbacks: cb.on_train_begin(self)
     with stop_on_signals() as stop:
         for step in range(start, self.config.steps):
@@ -906,6 +906,9 @@ def train(self:LATBTrainer, start:int=0)->TrainResult:
             self.step = step + 1
             m = self.step_metrics(batch, self.update_step(batch), time.perf_counter() - t0)
             bad_run = 0 if m['finite'] else bad_run + 1
+            cut_run = cut_run + 1 if self.config.truncation == 'mask' and m['truncated_frac'] == 1 else 0
+            if cut_run == 5: warnings.warn(f"every rollout of the last 5 updates ran to max_new_tokens={self.config.max_new_tokens}: with "
+                                           "truncation='mask' they carry no loss, so the policy gets no gradient; raise max_new_tokens or use truncation='keep'")
             self.history.append(m)
             self.stopping = bool(stop)
             self.stopping = any([bool(cb.on_step_end(self, m)) for cb in self.callbacks]) or self.stopping  # all see every step
