@@ -99,10 +99,11 @@ def tables(res:Results, s:dict)->dict:
         recs = res.records(m)
         if not recs: continue
         st, le = bootstrap_ci(C[m, 'strict']), bootstrap_ci(C[m, 'lenient'])
-        g = correctness(res, m, evalset, 'strict', 'greedy') if m in TRAINED else (C[m, 'strict'] if m == 'base greedy' else None)
+        g, gl = (correctness(res, m, evalset, mode, 'greedy') if m in TRAINED else (C[m, mode] if m == 'base greedy' else None) for mode in ('strict', 'lenient'))
         T1 = [r['T1'] for r in recs]
         rows[m] = {'seeds': len(recs), 'strict': st['mean'], 'strict 95% CI': f"[{st['lo']:.3f}, {st['hi']:.3f}]", 'lenient': le['mean'],
                    'lenient 95% CI': f"[{le['lo']:.3f}, {le['hi']:.3f}]", 'greedy strict': None if g is None else float(g.mean()),
+                   'greedy lenient': None if gl is None else float(gl.mean()),
                    'format': float(np.mean([np.mean([has_boxed(t) for t in r['texts']]) for r in T1])),
                    'cut': 1 - float(np.mean([np.mean(r['ended']) for r in T1])), 'mean |y|': float(np.mean([np.mean(r['lengths']) for r in T1])),
                    'train tok': int(np.mean([r['train_tokens'] for r in recs])), 'infer tok/ans': float(np.mean([r['tokens_per_answer'] for r in T1]))}
