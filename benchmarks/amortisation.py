@@ -9,7 +9,7 @@ command after an interruption to continue, or with a larger --steps to extend it
 (regraded here with both graders, 95 % bootstrap intervals over problems).
 
     python benchmarks/reasoning.py --methods 'base T=1' 'base T=1/4' 'base greedy' 'mh a=4' 'smc a=4'   # the lines, first
-    python benchmarks/amortisation.py            # about 30 min on 2 CPU cores
+    python benchmarks/amortisation.py            # 65 min measured, sharing 2 CPU cores with reasoning.py
     python benchmarks/amortisation.py --quick    # smoke test (after reasoning.py --quick)
 """
 import argparse, json, time
@@ -26,17 +26,14 @@ LINES = ('base T=1', 'base T=1/4', 'base greedy', 'mh a=4', 'smc a=4')
 SAMPLERS = ('mh a=4', 'smc a=4')
 
 def baselines(s:dict, quick:bool)->dict:
-    "Accuracy (both graders), mean length and cost per answer of each line, from reasoning.json (read only)."
-    path = R.__file__.replace('.py', '_quick.json' if quick else '.json')
-    data = json.loads(Path(path).read_text()) if Path(path).exists() else {}
-    if data.get('settings') != s: raise SystemExit(f"{path} does not hold a reasoning run with the settings {s}; run the first command of this script's doc")
-    ev, out = R.eval_set(s), {}
+    "Accuracy (both graders), mean length and cost per answer of each line, from reasoning.json (read, never written)."
+    res, ev, out = Results(R.__file__, s, '_quick' if quick else ''), R.eval_set(s), {}
     for name in LINES:
-        recs = [r['T1'] for _, r in sorted(data['runs'].get(name, {}).items())]
+        recs = [r['T1'] for r in res.records(name)]
         if not recs:
-            print(f"note: {path} has no {name!r} row yet, so the figure lacks its line; run: python benchmarks/reasoning.py --methods {name!r}")
+            print(f"note: {res.path} has no {name!r} row yet, so the figure lacks its line; run: python benchmarks/reasoning.py --methods {name!r}")
             continue
-        acc = {mode: float(np.mean([grade(r['texts'], ev, mode, r['ended']).mean() for r in recs])) for mode in ('strict', 'lenient')}
+        acc = {mode: float(R.correctness(res, name, ev, mode).mean()) for mode in ('strict', 'lenient')}
         out[name] = dict(acc=acc['strict'], acc_lenient=acc['lenient'], length=float(np.mean([np.mean(r['lengths']) for r in recs])),
                          tokens_per_answer=float(np.mean([r['tokens_per_answer'] for r in recs])), seeds=len(recs))
     return out

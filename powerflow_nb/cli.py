@@ -209,7 +209,7 @@ def main(argv:list|None=None):
             else: demo(**kw)
         elif a.cmd == 'train':
             cfg = config_from_args(a)
-            res = train_latb(a.model, load_prompts(a.prompts), config=cfg, eval_prompts=load_prompts(a.eval_prompts) if a.eval_prompts else None)
+            res = train_latb(a.model, load_prompts(a.prompts), config=cfg, eval_prompts=a.eval_prompts)
             print(f"trained {len(res.history)} steps; adapter in {res.out_dir / 'adapter' if res.out_dir else '(not saved: give --out)'}")
         elif a.cmd == 'sample': _sample_cmd(a)
     except (ValueError, TypeError, OSError) as e:  # a user's input (OSError: a path that cannot be written, a full disk)

@@ -101,7 +101,9 @@ def _seed_matrix(values, name):
     if m.ndim == 2: m = m[None]
     if m.ndim != 3 or m.size == 0: raise ValueError(f"{name} must be a non-empty [seeds, problems, k] (or [problems, k]) array, got shape {m.shape}")
     if np.isinf(m).any() or np.isnan(m).all(): raise ValueError(f"{name} must hold finite numbers (NaN for a missing one), not all missing")
-    with np.errstate(invalid='ignore'): return np.nanmean(np.where(np.isnan(m).all(-1, keepdims=True), np.nan, m), -1) if np.isnan(m).any() else m.mean(-1)
+    with warnings.catch_warnings():  # a (seed, problem) with no value stays NaN
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return np.nanmean(m, -1)
 
 def _boot_means(M, pidx, rng):
     "Bootstrap means of M [S, P] (NaN: missing) for the problem draws pidx [B, P] and fresh seed draws."

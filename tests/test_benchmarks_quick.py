@@ -1,4 +1,4 @@
-"Smoke tests: every benchmark runs end to end in --quick mode (each < 5 min on 2 CPU cores with SmolLM2-135M)."
+"Smoke tests: every benchmark runs end to end in --quick mode (each < 10 min on 2 CPU cores with SmolLM2-135M)."
 import json, subprocess, sys
 from pathlib import Path
 import pytest
