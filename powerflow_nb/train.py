@@ -24,11 +24,11 @@ from .data import Prompt, load_prompts, has_boxed, is_correct
 __all__ = ['GROUP_LOGZ', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
            'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'clean_orphans', 'prepare_policy',
            'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy', 'make_policy', 'make_logz',
-           'step_prompts', 'RolloutBatch', 'rollout', 'logz_values', 'start_logz', 'leave_one_out_mean', 'batch_loss',
-           'update', 'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir', 'clear_run',
-           'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor', 'resolve_config', 'open_run', 'Callback',
-           'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar', 'Checkpointer', 'EvalCallback',
-           'LATBTrainer', 'train_latb', 'toy_config']
+           'step_prompts', 'RolloutBatch', 'train_autocast', 'rollout', 'logz_values', 'start_logz',
+           'leave_one_out_mean', 'batch_loss', 'update', 'model_fingerprint', 'run_identity', 'identity_diff',
+           'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor',
+           'resolve_config', 'open_run', 'Callback', 'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar',
+           'Checkpointer', 'EvalCallback', 'LATBTrainer', 'train_latb', 'toy_config']
 
 # %% ../nbs/07_train.ipynb #b747a011
 GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log Z (its group optimum is a mean)
@@ -308,7 +308,7 @@ class HFPolicy:
         return check_prompt_lengths(load_prompts(source), self.tokenizer, config, context_length(self.module))
 
     def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
-        "`config.n_rollouts` completions per prompt; `logq` holds π_old per token."
+        "`config.n_rollouts` completions per prompt, with the sampler's per-token log-probs `logq`."
         self.module.eval()
         return sample(self.module, self.tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
                       temperature=config.temperature, chat=self.chat, generator=generator, batch_size=config.micro_batch)
@@ -410,24 +410,37 @@ def step_prompts(n_items:int, # number of prompts
 # %% ../nbs/07_train.ipynb #435d35bb
 @dataclass
 class RolloutBatch:
-    samples: Samples # the policy's rollouts (logq = π_old per token)
+    samples: Samples # the policy's rollouts (logq: the sampler's per-token log-probs)
     base_logp: torch.Tensor # [B, T] per-token log p under the base model
     prompt_ids: torch.Tensor # [B] index of each row's prompt in the training set (ScalarLogZ)
     hidden: torch.Tensor|None # [U, P, H] base hidden states of the step's prompts (LogZHead)
     hidden_mask: torch.Tensor|None # [U, P]
     psi: torch.Tensor|None # [B] format penalty
     finished: torch.Tensor # [B] bool: the completion ended within the budget
+    logpi_old: torch.Tensor|None = None # [B, T] π_old in the training forward's numerics, filled by the batch's first update
+
+    def behaviour_logprobs(self, rows:torch.Tensor, logpi:torch.Tensor)->torch.Tensor:
+        "log π_old of `rows` for the IS weight: the sampler's log q if it sampled tempered (T or top-p ≠ 1), else the first update's own log π_θ."
+        s = self.samples
+        if s.temperature != 1 or s.top_p != 1: return s.logq[rows].to(logpi.device)
+        if self.logpi_old is None: self.logpi_old = torch.full_like(self.base_logp, math.nan)
+        if self.logpi_old[rows].isnan().any(): self.logpi_old[rows] = logpi.detach().to(self.logpi_old.dtype)
+        return self.logpi_old[rows].to(logpi.dtype)
 
     def kept(self, truncation:str)->torch.Tensor:
         "[B] bool: the rows that carry loss (`truncation='mask'`: the finished ones; `'keep'`: all)."
         return self.finished if truncation == 'mask' else torch.ones_like(self.finished)
 
+def train_autocast(device:torch.device, config:LATBConfig):
+    "The training forward's numerics: bf16 autocast on CUDA when `config.bf16`, nothing on CPU."
+    return torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' and config.bf16 else contextlib.nullcontext()
+
 @torch.no_grad()
 def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
-    "Sample the step's completions from the policy and score them under the base model."
+    "Sample the step's completions from the policy and score them under the base model, in the training forward's numerics."
     prompts = [items[i].prompt for i in idx]
     s = policy.sample(prompts, config, generator)
-    base = policy.base_logprobs(s, config)
+    with train_autocast(s.completion_ids.device, config): base = policy.base_logprobs(s, config)
     if not torch.isfinite(base[s.completion_mask.to(base.device)]).all():
         policy.check_finite()
         raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
@@ -468,12 +481,11 @@ def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, a
     "Loss of rows `rows` (whole prompt groups): `(loss, policy LossOut, learned log Z′ LossOut, log π_θ, kept rows)`; loss None if log π_θ is not finite."
     s, dev = batch.samples, batch.base_logp.device
     mask = s.completion_mask[rows].to(dev)
-    amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' and config.bf16 else contextlib.nullcontext()
-    with amp: logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
+    with train_autocast(dev, config): logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
     keep = batch.kept(config.truncation)[rows]
     if not torch.isfinite(logpi).all(): return None, None, None, logpi, keep
     base, z = batch.base_logp[rows], logz_values(logz, batch, rows)
-    kw = dict(mask=mask, logpi_old=s.logq[rows].to(dev), psi=None if batch.psi is None else batch.psi[rows],
+    kw = dict(mask=mask, logpi_old=batch.behaviour_logprobs(rows, logpi), psi=None if batch.psi is None else batch.psi[rows],
               eps=config.clip_eps, group=config.n_rollouts, weights=keep.to(logpi.dtype))
     if not keep.any(): return logpi.sum() * 0, None, None, logpi, keep  # every completion truncated: nothing to learn from
     if not (config.logz_mode == 'group' and config.objective in GROUP_LOGZ):
@@ -507,7 +519,7 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
     n_keep = max(int(batch.kept(config.truncation).sum()), 1)
-    loss_sum, finite, resid, zres, ratios = 0.0, True, [], [], []
+    loss_sum, finite, resid, zres, ratios, gaps = 0.0, True, [], [], [], []
     for rows in torch.arange(B, device=dev).split(per):
         loss, out, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
         if loss is None or not torch.isfinite(loss):
@@ -519,7 +531,8 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
         if out is not None:
             resid.append(out.residual[keep])
             zres.append(fit.residual[keep])
-        ratios.append((logpi.detach() - s.logq[rows].to(dev)).sum(-1).exp())
+        ratios.append((logpi.detach() - batch.behaviour_logprobs(rows, logpi)).sum(-1).exp())
+        gaps.append((logpi.detach() - s.logq[rows].to(dev))[s.completion_mask[rows].to(dev)].abs())
     multi = accelerator is not None and accelerator.num_processes > 1
     bad = torch.tensor(0.0 if finite else 1.0, device=dev)
     if multi: bad = accelerator.reduce(bad, 'sum')  # every process takes the same skip decision
@@ -542,7 +555,8 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
             'grad_norm': gnorm.item(), 'residual': r.mean().item(), 'residual_std': r.std().item() if len(r) > 1 else 0.0,
             'logz_residual': rz.mean().item(),
             'truncated_frac': 1 - batch.finished.float().mean().item(),
-            'clip_frac': ((w < 1 - config.clip_eps) | (w > 1 + config.clip_eps)).float().mean().item()}
+            'clip_frac': ((w < 1 - config.clip_eps) | (w > 1 + config.clip_eps)).float().mean().item(),
+            'sampler_gap': torch.cat(gaps).mean().item() if gaps else math.nan}
 
 # %% ../nbs/07_train.ipynb #9daedd25
 def model_fingerprint(model, # a transformers or PEFT model
