@@ -92,7 +92,7 @@ def main(argv=None):
         fig = amortisation_figure(dict(curve, acc=curve[key], acc_lo=curve[key + '_lo'], acc_hi=curve[key + '_hi']),
                                   {n: dict(b, acc=b['acc' if grader == 'strict' else 'acc_lenient']) for n, b in lines.items()},
                                   f'PowerFlow α = 4 on SmolLM2 during training vs decoding baselines ({grader} grader)')
-        fig.write_html(Path(__file__).with_name(f"amortisation{'_quick' if a.quick else ''}_{grader}.html"), include_plotlyjs='cdn')
+        fig.write_html(Path(__file__).with_name(f"amortisation{'_quick' if a.quick else ''}_{grader}.html"), include_plotlyjs='directory')
         print(f'\n{grader} grader: held-out accuracy (k={s["k"]}, T=1) during training vs the baselines')
         print(format_table(rows, '{:.3f}', ['acc', 'mean |y|', 'tok/answer', 'train tokens', 'reached at update', 'break-even answers']))
     print('\n' + format_table({f"update {st}": {'tokens': tk, 'strict': f"{c:.3f} [{lo:.3f}, {hi:.3f}]", 'lenient': f"{cl:.3f}", 'mean |y|': L, 'cut': tr, 'format': fm, 'residual': r}

@@ -19,7 +19,7 @@ from _bench import load, Results
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import creative, checksum
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.eval import evaluate_creative, bootstrap_ci
+from powerflow_nb.eval import evaluate_creative, bootstrap_ci, paired_bootstrap_ci
 
 ALPHA = 0.5
 TEMPERATURES = (0.5, 0.7, 0.85, 1.0, 1.3)
@@ -64,6 +64,17 @@ def table(res:Results)->dict:
         rows[name] = row
     return rows
 
+def paired(res:Results)->dict:
+    "PowerFlow − each temperature row, per key: the difference and its paired 95 % bootstrap interval (same prompt draws)."
+    pf = res.records(PF)
+    out = {}
+    for name in METHODS[:-1]:
+        recs = res.records(name)
+        if not pf or not recs: continue
+        out[f'{PF} - {name}'] = {key: paired_bootstrap_ci(np.array([r['per_prompt'][key] for r in pf], dtype=float)[..., None],
+                                                          np.array([r['per_prompt'][key] for r in recs], dtype=float)[..., None]) for key in KEYS}
+    return out
+
 def pareto_figure(rows:dict)->go.Figure:
     "Semantic diversity (all and length-matched) vs quality proxy, one marker per method with 95 % intervals."
     names = list(rows)
@@ -102,14 +113,16 @@ def main(argv=None):
     if done: res.data['invocations'].append(dict(ran=done, wall_s=time.time() - t0))
     rows = table(res)
     html = Path(__file__).with_name('creativity' + ('_quick' if a.quick else '') + '.html')
-    pareto_figure(rows).write_html(html, include_plotlyjs='cdn')
-    res.data.update(table=rows, figure=html.name, wall_s=sum(i['wall_s'] for i in res.data['invocations']))
+    pareto_figure(rows).write_html(html, include_plotlyjs='directory')
+    diffs = paired(res)
+    res.data.update(table=rows, paired=diffs, figure=html.name, wall_s=sum(i['wall_s'] for i in res.data['invocations']))
     res.save()
     show = {n: {'sem_div [95% CI]': f"{r['sem_div']:.3f} [{r['sem_div_lo']:.3f}, {r['sem_div_hi']:.3f}]",
                 'matched [95% CI]': f"{r['matched_div']:.3f} [{r['matched_div_lo']:.3f}, {r['matched_div_hi']:.3f}]",
                 'matched_frac': r['matched_frac'], 'quality [95% CI]': f"{r['quality']:.2f} [{r['quality_lo']:.2f}, {r['quality_hi']:.2f}]",
                 'distinct_2': r['distinct_2'], 'mean_len': r['mean_len'], 'median_len': r['median_len'], 'train_tok': r['train_tok']} for n, r in rows.items()}
     print(format_table(show, '{:.3f}'))
+    print(format_table({n: {k: f"{d[k]['mean']:+.3f} [{d[k]['lo']:+.3f}, {d[k]['hi']:+.3f}]" for k in KEYS} for n, d in diffs.items()}, '{}'))
     print(f"{s['n_eval']} held-out creative prompts x {s['k']} samples, <= {s['max_new_tokens']} tokens, {s['seeds']} seeds; PowerFlow α={ALPHA:g}: "
           f"{s['steps']} updates x {s['prompts_per_step']} prompts x {s['n_rollouts']} rollouts; 95% bootstrap over prompts and seeds")
     print('wrote', res.path, 'and', html)
