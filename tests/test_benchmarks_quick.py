@@ -6,9 +6,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / 'benchmarks'
 
 @pytest.mark.slow
-@pytest.mark.parametrize('script', ['step_time.py', 'reasoning.py', 'creativity.py'])
+@pytest.mark.parametrize('script', ['step_time.py', 'throughput.py', 'reasoning.py', 'creativity.py'])
 def test_benchmark_quick(script):
-    fresh = [] if script == 'step_time.py' else ['--fresh']  # resumable benchmarks: start over rather than continue an older quick run
+    fresh = [] if script in ('step_time.py', 'throughput.py') else ['--fresh']  # resumable benchmarks: start over rather than continue an older quick run
     p = subprocess.run([sys.executable, str(BENCH / script), '--quick', *fresh], cwd=BENCH, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     out = BENCH / (Path(script).stem + '_quick.json')
@@ -16,6 +16,9 @@ def test_benchmark_quick(script):
     res = json.loads(out.read_text())
     assert res['wall_s'] < 600, f"--quick took {res['wall_s']:.0f}s (> 10 min)"
     if script == 'step_time.py': assert res['ratio']['median'] > 0
+    elif script == 'throughput.py':
+        assert res['copy_bandwidth'] > 0 and {'decode float32 ours', 'decode float32 hf', 'prefill float32', 'train fwd+bwd float32'} <= set(res['rows'])
+        assert all(r['x floor'] > 0 for r in res['rows'].values())
     else: assert res['table']
 
 @pytest.mark.slow
