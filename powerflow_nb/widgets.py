@@ -238,7 +238,7 @@ def render_column(r:MethodResult, # one method's result
         + f'<td style="{_CELL}">{s.logp:.1f}</td><td style="{_CELL}">{s.logp_alpha:.1f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
         for s in r.samples)
     note = f' · {html.escape(r.note)}' if r.note else ''
-    return (f'<div class="pf-col" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" style="font-size:12px">'
+    return (f'<div class="pf-col" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" data-note="{html.escape(r.note)}" style="font-size:12px">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
             f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
@@ -373,7 +373,7 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
     self.w_status, self.w_error = W.HTML(), W.HTML()
     self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%'))
-    self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow_y='auto',
+    self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
                                                 margin='0 8px 8px 0')) for m in self.backend.methods}
     self.fig, self.w_fig = self._make_figure(), W.Output(layout=W.Layout(width='100%'))
     for w in (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values()):
@@ -584,7 +584,8 @@ def _show_progress(self:AlphaExplorer, req:Request, step:int, note:str='', done:
     self.w_progress.bar_style = 'success' if done else 'info'
     state = 'done' if done else 'busy'
     self.w_status.value = (f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">'
-                           f'{"✓" if done else "sampling …"} α = {req.alpha:.2f} · seed {req.seed} · {html.escape(req.prompt["label"])} · {html.escape(note)}</span>')
+                           f'{"✓" if done else "sampling …"} α = {req.alpha:.2f}{"" if self.exact else f" · seed {req.seed}"} · '
+                           f'{html.escape(req.prompt["label"])} · {html.escape(note)}</span>')
     self._last_progress = time.perf_counter()
 
 @patch
