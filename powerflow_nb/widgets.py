@@ -419,7 +419,7 @@ def _make_figure(self:AlphaExplorer)->go.Figure:
     title = lambda text, x: dict(text=f'<b>{text}</b>', x=x, y=1.0, xref='paper', yref='paper', xanchor='center', yanchor='bottom', showarrow=False)
     layout = dict(height=440, autosize=True, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'),
                   legend=dict(orientation='h', x=0, y=-0.2, yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
-                  xaxis=dict(domain=[0, 0.4], title='token', automargin=True), yaxis=dict(title='probability'),
+                  xaxis=dict(domain=[0, 0.4], title='token'), yaxis=dict(title='probability'),
                   xaxis2=dict(domain=[0.5, 1], anchor='y2', title='|y| (EOS included)'),
                   yaxis2=dict(anchor='x2', title='P(|y|)' if self.exact else 'log p(y|x)'),
                   annotations=[title('next token: base p vs p^α', 0.2), title(right, 0.75)])
@@ -447,7 +447,7 @@ def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:
     if logp is None: return
     idx = logp.topk(min(k, logp.numel())).indices
     p, pa = logp.exp(), escort_logp(logp, alpha).exp()
-    names = [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in self.backend.token_names(idx.tolist())]
+    names = [html.escape(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in self.backend.token_names(idx.tolist())]  # '</s>' is not a tag
     names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
     self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
     self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
@@ -455,7 +455,7 @@ def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:
 def _stacked(r:MethodResult)->dict:
     "Scatter arguments for a sampled column: one marker per distinct (|y|, log p), sized by how many samples share it."
     pts = {}
-    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault((x, round(y, 6)), []).append(s.text[:80])
+    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault((x, round(y, 6)), []).append(html.escape(s.text[:80]))
     texts = [f'×{len(t)} · {t[0]}' if len(t) > 1 else t[0] for t in pts.values()]
     return dict(x=[x for x, _ in pts], y=[y for _, y in pts], text=texts, marker_size=[8 + 4 * (len(t) - 1) for t in pts.values()])
 
