@@ -24,8 +24,8 @@ from .viz import toy_distributions, sequence_labels, length_distribution
 __all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'METRIC_HELP', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE',
            'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'COST_RANK', 'CACHE_SIZE', 'Sample', 'MethodResult',
            'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend', 'render_column',
-           'render_glossary', 'render_pending', 'render_error', 'ExplorerState', 'make_backend', 'AlphaExplorer',
-           'default_prompts', 'LMBackend', 'Draw', 'sir_from']
+           'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'ExplorerState', 'make_backend',
+           'AlphaExplorer', 'default_prompts', 'LMBackend', 'Draw', 'sir_from']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -225,6 +225,7 @@ _CELL = 'padding:1px 4px;text-align:right;white-space:nowrap;'
 # %% ../nbs/09_widgets.ipynb #e7e3d243
 def render_column(r:MethodResult, # one method's result
                   exact:bool=False, # toy LM: add the probability under the column's distribution
+                  cls:str='pf-col', # CSS class of the column (pinned copies get another)
                  )->str:
     "HTML of one result column."
     color = METHOD_COLORS.get(r.method, '#17becf')
@@ -238,10 +239,20 @@ def render_column(r:MethodResult, # one method's result
         + f'<td style="{_CELL}">{s.logp:.1f}</td><td style="{_CELL}">{s.logp_alpha:.1f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
         for s in r.samples)
     note = f' · {html.escape(r.note)}' if r.note else ''
-    return (f'<div class="pf-col" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" data-note="{html.escape(r.note)}" style="font-size:12px">'
+    return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" data-note="{html.escape(r.note)}" style="font-size:12px">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
             f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
+
+def render_pinned(results:dict, # {method: MethodResult} to keep on screen
+                  alpha:float, # their α
+                  exact:bool=False, # toy LM columns
+                 )->str:
+    "HTML of a pinned set of columns, shown under the live ones for comparison."
+    cols = ''.join(f'<div style="flex:1 1 320px;min-width:300px;max-height:400px;overflow:auto;margin:0 8px 8px 0">'
+                   f'{render_column(r, exact, "pf-pinned-col")}</div>' for r in results.values())
+    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px">'
+            f'<b>pinned: α = {alpha:.2f}</b><div style="display:flex;flex-wrap:wrap">{cols}</div></div>')
 
 def render_glossary()->str:
     "HTML caption that explains every number the columns show."
@@ -301,7 +312,7 @@ class AlphaExplorer:
         knobs = dict(seed=_check_int(seed, 'seed', *SEED_RANGE), budget=_check_int(budget, 'budget', *BUDGET_RANGE),
                      max_new_tokens=_check_int(max_new_tokens, 'max_new_tokens', *TOKENS_RANGE))
         self.backend = make_backend(model, prompts, adapters)
-        self.auto = auto
+        self.auto, self.pinned = auto, None # pinned: (α, {method: MethodResult}) kept on screen, or None
         self._cv = threading.Condition(threading.RLock())
         self.st = ExplorerState()
         self._build_ui(alpha, n, self._check_methods(methods), **knobs)
@@ -356,6 +367,9 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
                                layout=W.Layout(width='110px', display='none' if self.exact else None))
     self.w_resample.on_click(lambda _: self.new_seed())
+    self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown columns below, to compare with another α',
+                                layout=W.Layout(width='90px'))
+    self.w_pin.observe(lambda c: self._pin(c['new']), names='value')
     self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only)
     self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
                                     style=dict(button_width='60px'), layout=W.Layout(display='none' if self.exact else None))
@@ -371,7 +385,7 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
                       for m, lbl in self.backend.methods.items()}
     self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
-    self.w_status, self.w_error = W.HTML(), W.HTML()
+    self.w_status, self.w_error, self.w_pinned = W.HTML(), W.HTML(), W.HTML()
     self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%'))
     self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
                                                 margin='0 8px 8px 0')) for m in self.backend.methods}
@@ -381,11 +395,12 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_prompt.observe(lambda _: self._use_source('list'), names='value')
     self.w_text.observe(lambda c: self._use_source('typed') if c['new'].strip() else None, names='value')
     row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
-    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_resample, self.w_seed), row(self.w_source, self.w_prompt, self.w_text),
+    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed), row(self.w_source, self.w_prompt, self.w_text),
                       row(self.w_n, self.w_budget, self.w_tokens), row(*self.w_methods.values()), row(self.w_progress, self.w_status),
-                      self.w_error, self.w_columns, W.HTML(render_glossary()), self.w_fig])
+                      self.w_error, self.w_columns, self.w_pinned, W.HTML(render_glossary()), self.w_fig])
     for w, c in [(self.ui, 'pf-explorer'), (self.w_status, 'pf-status'), (self.w_columns, 'pf-columns'), (self.w_error, 'pf-error-area'),
-                 (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample')]:
+                 (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample'),
+                 (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned')]:
         w.add_class(c)
     for m, w in self.w_methods.items(): w.add_class(f'pf-method-{m}')
 
@@ -669,6 +684,26 @@ def close(self:AlphaExplorer):
         self.st.closed = True
         self._cv.notify_all()
     for w in {id(w): w for w in [*_walk(self.ui), *self._col_html.values()]}.values(): w.close()
+@patch
+def _pin(self:AlphaExplorer, on:bool):
+    "The pin button changed: keep (a copy of) the shown columns under the live ones, or drop them."
+    with self._cv: results, alpha = dict(self.st.results), self.st.results_alpha
+    self.pinned = (alpha, results) if on and results else None
+    self.w_pinned.value = render_pinned(results, alpha, self.exact) if self.pinned else ''
+
+@patch
+def pin(self:AlphaExplorer)->AlphaExplorer:
+    "Keep the shown columns on screen, to compare them with another α (what the pin button does)."
+    if self.w_pin.value: self._pin(True)
+    else: self.w_pin.value = True
+    return self
+
+@patch
+def unpin(self:AlphaExplorer)->AlphaExplorer:
+    "Drop the pinned columns."
+    self.w_pin.value = False
+    return self
+
 
 # %% ../nbs/09_widgets.ipynb #33677b87
 _LIVE = weakref.WeakSet() # explorers whose worker may be running: the exit hook stops them
