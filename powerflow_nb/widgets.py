@@ -7,7 +7,7 @@ from __future__ import annotations
 import atexit, html, json, math, threading, time, traceback, weakref
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import ipywidgets as W
@@ -458,8 +458,10 @@ def _show_figure(self:AlphaExplorer):
 
 @patch
 def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:int=12):
-    "Update the left panel: top-k next tokens under p and p^α, the rest as 'other'."
-    if logp is None: return
+    "Update the left panel: top-k next tokens under p and p^α, the rest as 'other' (`logp` None: empty, until it comes)."
+    if logp is None:
+        for tr in self.fig.data[:2]: tr.update(x=[], y=[])
+        return
     idx = logp.topk(min(k, logp.numel())).indices
     p, pa = logp.exp(), escort_logp(logp, alpha).exp()
     names = [html.escape(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in self.backend.token_names(idx.tolist())]  # '</s>' is not a tag
@@ -501,7 +503,8 @@ def _request(self:AlphaExplorer)->Request:
         self.w_error.value = ''
         self.w_columns.children = [self._col_html[m] for m in methods]
         for m in methods: self._col_html[m].value = render_pending(self.backend.methods[m], m, req.alpha)
-        if self.st.next_token_prompt == req.prompt['prompt']: self._draw_next_token(self.st.next_token, req.alpha)  # no stale α bars
+        same = self.st.next_token_prompt == req.prompt['prompt']
+        self._draw_next_token(self.st.next_token if same else None, req.alpha)  # never the old α's (or old prompt's) bars
         self._draw_spread({}, methods, req.alpha, done=False)
         self._show_figure()
         self._cv.notify_all()
