@@ -239,7 +239,8 @@ def render_column(r:MethodResult, # one method's result
         + f'<td style="{_CELL}">{s.logp:.1f}</td><td style="{_CELL}">{s.logp_alpha:.1f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
         for s in r.samples)
     note = f' · {html.escape(r.note)}' if r.note else ''
-    return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" data-note="{html.escape(r.note)}" style="font-size:12px">'
+    return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" '
+            f'data-note="{html.escape(r.note)}" style="font-size:12px">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
             f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
@@ -381,7 +382,8 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
                            continuous_update=False, layout=W.Layout(width='260px'))
     self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', layout=lm_only,
                                      tooltip='SIR proposals / MH steps per block / SMC particles')
-    self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens', layout=lm_only)
+    self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens',
+                                     layout=lm_only)
     self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
                       for m, lbl in self.backend.methods.items()}
     self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
@@ -395,9 +397,10 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_prompt.observe(lambda _: self._use_source('list'), names='value')
     self.w_text.observe(lambda c: self._use_source('typed') if c['new'].strip() else None, names='value')
     row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
-    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed), row(self.w_source, self.w_prompt, self.w_text),
-                      row(self.w_n, self.w_budget, self.w_tokens), row(*self.w_methods.values()), row(self.w_progress, self.w_status),
-                      self.w_error, self.w_columns, self.w_pinned, W.HTML(render_glossary()), self.w_fig])
+    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
+                      row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
+                      row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
+                      self.w_pinned, W.HTML(render_glossary()), self.w_fig])
     for w, c in [(self.ui, 'pf-explorer'), (self.w_status, 'pf-status'), (self.w_columns, 'pf-columns'), (self.w_error, 'pf-error-area'),
                  (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample'),
                  (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned')]:
@@ -464,7 +467,8 @@ def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:
         return
     idx = logp.topk(min(k, logp.numel())).indices
     p, pa = logp.exp(), escort_logp(logp, alpha).exp()
-    names = [html.escape(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in self.backend.token_names(idx.tolist())]  # '</s>' is not a tag
+    names = [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in self.backend.token_names(idx.tolist())]
+    names = [html.escape(s) for s in names]  # plotly reads '</s>' as a tag
     names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
     self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
     self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
