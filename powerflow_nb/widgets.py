@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_widgets.ipynb #75a761ea
 from __future__ import annotations
-import atexit, html, json, math, threading, time, traceback, weakref
+import atexit, base64, csv, html, io, json, math, threading, time, traceback, weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +22,10 @@ from .viz import toy_distributions, sequence_labels, length_distribution
 
 # %% auto #0
 __all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'METRIC_HELP', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE',
-           'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'COST_RANK', 'CACHE_SIZE', 'Sample', 'MethodResult',
-           'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend', 'render_column',
-           'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'ExplorerState', 'make_backend',
-           'AlphaExplorer', 'default_prompts', 'LMBackend', 'Draw', 'sir_from']
+           'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'EXPORT_COLUMNS', 'COST_RANK', 'CACHE_SIZE', 'Sample',
+           'MethodResult', 'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend',
+           'render_column', 'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'ExplorerState',
+           'make_backend', 'AlphaExplorer', 'render_downloads', 'default_prompts', 'LMBackend', 'Draw', 'sir_from']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -387,7 +387,7 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
                       for m, lbl in self.backend.methods.items()}
     self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
-    self.w_status, self.w_error, self.w_pinned = W.HTML(), W.HTML(), W.HTML()
+    self.w_status, self.w_error, self.w_pinned, self.w_export = W.HTML(), W.HTML(), W.HTML(), W.HTML()
     self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%'))
     self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
                                                 margin='0 8px 8px 0')) for m in self.backend.methods}
@@ -400,10 +400,10 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
                       row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
                       row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
-                      self.w_pinned, W.HTML(render_glossary()), self.w_fig])
+                      self.w_export, self.w_pinned, W.HTML(render_glossary()), self.w_fig])
     for w, c in [(self.ui, 'pf-explorer'), (self.w_status, 'pf-status'), (self.w_columns, 'pf-columns'), (self.w_error, 'pf-error-area'),
                  (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample'),
-                 (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned')]:
+                 (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned'), (self.w_export, 'pf-export')]:
         w.add_class(c)
     for m, w in self.w_methods.items(): w.add_class(f'pf-method-{m}')
 
@@ -504,7 +504,7 @@ def _request(self:AlphaExplorer)->Request:
         self.st.pending, self.st.results, self.st.results_alpha, self.st.results_req, self.st.error = req, {}, None, None, None
         self.st.busy = bool(methods)
         self._show_progress(req, 0, 'queued')
-        self.w_error.value = ''
+        self.w_error.value = self.w_export.value = ''
         self.w_columns.children = [self._col_html[m] for m in methods]
         for m in methods: self._col_html[m].value = render_pending(self.backend.methods[m], m, req.alpha)
         same = self.st.next_token_prompt == req.prompt['prompt']
@@ -585,6 +585,7 @@ def _publish(self:AlphaExplorer, req:Request, next_token=None, results=None, ste
         if next_token is not None or results is not None: self._show_figure()
         if done:
             self.st.busy, self.st.done_gen = False, req.gen
+            self.w_export.value = render_downloads(self.rows()) if results else ''
             self._cv.notify_all()
         self._show_progress(req, step, 'done' if done else note, done=done)
 
@@ -734,29 +735,48 @@ def _stop_workers_at_exit(timeout:float=5.0):
 atexit.register(_stop_workers_at_exit)
 
 # %% ../nbs/09_widgets.ipynb #4ee8d10e
+EXPORT_COLUMNS = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
+                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
+
 @patch
-def to_frame(self:AlphaExplorer):
-    "The shown results as a pandas DataFrame: one row per sample, with the inputs that produced them."
-    import pandas as pd
+def rows(self:AlphaExplorer)->list:
+    "The shown results as plain dicts (keys `EXPORT_COLUMNS`), one per sample, with the inputs that produced them."
     with self._cv: results, req = dict(self.st.results), self.st.results_req
-    cols = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
-            'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
-    rows = [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
+    return [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
                  n=req.n, budget=req.budget, max_new_tokens=req.max_new_tokens, rank=i, text=s.text, length=s.length,
                  truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct)
             for m, r in results.items() for i, s in enumerate(r.samples)]
-    return pd.DataFrame(rows, columns=cols)
+
+@patch
+def to_frame(self:AlphaExplorer):
+    "The shown results as a pandas DataFrame (needs pandas), one row per sample."
+    import pandas as pd
+    return pd.DataFrame(self.rows(), columns=EXPORT_COLUMNS)
+
+def _as_csv(rows:list)->str:
+    out = io.StringIO()
+    w = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator='\n')
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue()
+
+def _as_json(rows:list)->str: return json.dumps(rows, ensure_ascii=False, indent=1)
 
 @patch
 def export(self:AlphaExplorer, path:str|Path, # a '.csv' or '.json' file to write
           )->Path:
-    "Write the shown results (`to_frame()`) to CSV or JSON (records), by the suffix of `path`; returns the path."
+    "Write the shown results (`rows()`) to CSV or JSON (a list of records), by the suffix of `path`; returns the path."
     path = Path(path)
     if path.suffix not in ('.csv', '.json'): raise ValueError(f"path must end in '.csv' or '.json', got {str(path)!r}")
-    df = self.to_frame()
-    if path.suffix == '.csv': df.to_csv(path, index=False)
-    else: df.to_json(path, orient='records', indent=1, force_ascii=False)
+    path.write_text((_as_csv if path.suffix == '.csv' else _as_json)(self.rows()), encoding='utf-8')
     return path
+
+def render_downloads(rows:list)->str:
+    "HTML links that download `rows` as CSV and as JSON."
+    link = lambda data, mime, name: (f'<a download="{name}" href="data:{mime};base64,{base64.b64encode(data.encode()).decode()}" '
+                                     f'class="pf-download">{name}</a>')
+    return (f'<span style="font-size:12px">export the shown results: {link(_as_csv(rows), "text/csv", "alpha_explorer.csv")} · '
+            f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
 
 
 # %% ../nbs/09_widgets.ipynb #6768f5a2
