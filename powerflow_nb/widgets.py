@@ -373,7 +373,7 @@ def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, b
     self.w_pin.observe(lambda c: self._pin(c['new']), names='value')
     self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only)
     self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
-                                    style=dict(button_width='60px'), layout=W.Layout(display='none' if self.exact else None))
+                                    style=dict(button_width='60px', description_width='50px'), layout=W.Layout(display='none' if self.exact else None))
     self.w_prompt = W.Dropdown(options=[(p['label'], i) for i, p in enumerate(self.backend.prompts)], value=0, description='prompt',
                                layout=W.Layout(flex='1 1 320px', max_width='560px'))
     self.w_text = W.Text(placeholder='type a prompt and press Enter', continuous_update=False,
@@ -474,11 +474,12 @@ def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:
     self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
 
 def _stacked(r:MethodResult)->dict:
-    "Scatter arguments for a sampled column: one marker per distinct (|y|, log p), sized by how many samples share it."
+    "Scatter arguments for a sampled column: one marker per distinct completion, sized by how many samples it is."
     pts = {}
-    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault((x, round(y, 6)), []).append(html.escape(s.text[:80]))
-    texts = [f'×{len(t)} · {t[0]}' if len(t) > 1 else t[0] for t in pts.values()]
-    return dict(x=[x for x, _ in pts], y=[y for _, y in pts], text=texts, marker_size=[8 + 4 * (len(t) - 1) for t in pts.values()])
+    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault(s.text, [x, y, 0])[2] += 1
+    texts = [f'×{k} · {html.escape(t[:80])}' if k > 1 else html.escape(t[:80]) for t, (_, _, k) in pts.items()]
+    return dict(x=[x for x, _, _ in pts.values()], y=[y for _, y, _ in pts.values()], text=texts,
+                marker_size=[8 + 4 * (k - 1) for _, _, k in pts.values()])
 
 @patch
 def _draw_spread(self:AlphaExplorer, results:dict, methods:tuple, alpha:float, done:bool):
