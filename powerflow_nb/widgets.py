@@ -548,7 +548,7 @@ def _loop(self:AlphaExplorer):
             req, self.st.pending = self.st.pending, None
         self._run(req)
 
-# %% ../nbs/09_widgets.ipynb #33677b87
+# %% ../nbs/09_widgets.ipynb #8828c9d6
 @patch
 def _run(self:AlphaExplorer, req:Request):
     "Compute `req` on the worker thread, publishing the next-token panel and then each column, cheapest first."
@@ -620,7 +620,7 @@ def _throttled_progress(self:AlphaExplorer, req:Request, step:int, method:str):
     with self._cv:
         if req.gen == self.st.gen: self._show_progress(req, step, f'{self.backend.methods[method]} … {self._passes} forward passes')
 
-# %% ../nbs/09_widgets.ipynb #33677b87
+# %% ../nbs/09_widgets.ipynb #96f3de0e
 @patch
 def _set_methods(self:AlphaExplorer, methods):
     "Tick exactly `methods` (one re-sample, not one per checkbox)."
@@ -714,7 +714,7 @@ def unpin(self:AlphaExplorer)->AlphaExplorer:
     return self
 
 
-# %% ../nbs/09_widgets.ipynb #33677b87
+# %% ../nbs/09_widgets.ipynb #681046ff
 _LIVE = weakref.WeakSet() # explorers whose worker may be running: the exit hook stops them
 
 @patch
@@ -780,7 +780,7 @@ def render_downloads(rows:list)->str:
             f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
 
 
-# %% ../nbs/09_widgets.ipynb #6768f5a2
+# %% ../nbs/09_widgets.ipynb #f2b4caea
 def default_prompts()->list:
     "The picker's default prompts: held-out arithmetic problems (with answers), then one creative prompt of each kind and more."
     from powerflow_nb.data import arithmetic, creative
@@ -867,7 +867,7 @@ def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i 
     return proposals.take(idx, proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
 
-# %% ../nbs/09_widgets.ipynb #62d770e4
+# %% ../nbs/09_widgets.ipynb #4ee8d10e
 @patch
 def column_key(self:LMBackend, method:str, req:Request)->tuple:
     "Cache key of a column's draw: the inputs it depends on (temperature and the power samplers at α = 1: the base draw's)."
