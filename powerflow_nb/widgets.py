@@ -780,7 +780,7 @@ def render_downloads(rows:list)->str:
             f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
 
 
-# %% ../nbs/09_widgets.ipynb #f2b4caea
+# %% ../nbs/09_widgets.ipynb #33677b87
 def default_prompts()->list:
     "The picker's default prompts: held-out arithmetic problems (with answers), then one creative prompt of each kind and more."
     from powerflow_nb.data import arithmetic, creative
@@ -867,7 +867,7 @@ def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i 
     return proposals.take(idx, proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
 
-# %% ../nbs/09_widgets.ipynb #4ee8d10e
+# %% ../nbs/09_widgets.ipynb #36392431
 @patch
 def column_key(self:LMBackend, method:str, req:Request)->tuple:
     "Cache key of a column's draw: the inputs it depends on (temperature and the power samplers at α = 1: the base draw's)."
