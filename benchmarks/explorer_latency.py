@@ -14,7 +14,7 @@ from _bench import machine, write_json
 
 def busy_benchmarks()->list:
     "Other benchmark processes running now (their CPU use would make the timings meaningless)."
-    out = subprocess.run(['pgrep', '-af', 'reasoning.py|amortisation.py|creativity.py'], capture_output=True, text=True).stdout
+    out = subprocess.run(['pgrep', '-af', 'reasoning.py|amortisation.py|creativity.py|throughput.py'], capture_output=True, text=True).stdout
     return [l for l in out.splitlines() if 'pgrep' not in l]
 
 def step(ex, name:str, change)->dict:
@@ -33,7 +33,8 @@ def step(ex, name:str, change)->dict:
     finally: del ex._publish
     assert ex.error is None, ex.error
     return dict(step=name, alpha=ex.alpha, methods=list(ex.methods), first_new_s=(first[0] - t0) if first else None, all_s=t1 - t0,
-                computed=[k[0] for k in be.computed[n0:]], forward_passes=be.forward_passes - f0)
+                computed=[k[0] for k in be.computed[n0:]], forward_passes=be.forward_passes - f0,
+                column_s={m: round(r.seconds, 2) for m, r in ex.results.items()})
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -59,10 +60,11 @@ def main():
     others += busy_benchmarks()
     print(f"\n{args.model}: {args.n} samples × {args.max_new_tokens} tokens, budget {args.budget}, load {load_s:.1f} s, "
           f"quiet machine: {not others}")
-    print(f"{'step':<24}{'first new col (s)':>18}{'all cols (s)':>14}{'fwd passes':>12}  computed")
+    print(f"{'step':<24}{'first new col (s)':>18}{'all cols (s)':>14}{'fwd passes':>12}  computed (s per column)")
     for r in rows:
         fn = '-' if r['first_new_s'] is None else f"{r['first_new_s']:.2f}"
-        print(f"{r['step']:<24}{fn:>18}{r['all_s']:>14.2f}{r['forward_passes']:>12}  {', '.join(r['computed']) or '(all cached)'}")
+        cols = ', '.join(f"{m} {r['column_s'][m]:.1f}" for m in r['column_s'] if m in r['computed']) or '(all cached)'
+        print(f"{r['step']:<24}{fn:>18}{r['all_s']:>14.2f}{r['forward_passes']:>12}  {cols}")
     out = write_json(__file__, dict(settings=vars(args), machine=machine(), quiet=not others, other_benchmarks=others,
                                     load_s=load_s, steps=rows), suffix='' if args.model != 'tiny' else '_tiny')
     print(f"wrote {out}")

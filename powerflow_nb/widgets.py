@@ -780,7 +780,7 @@ def render_downloads(rows:list)->str:
             f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
 
 
-# %% ../nbs/09_widgets.ipynb #33677b87
+# %% ../nbs/09_widgets.ipynb #96f3de0e
 def default_prompts()->list:
     "The picker's default prompts: held-out arithmetic problems (with answers), then one creative prompt of each kind and more."
     from powerflow_nb.data import arithmetic, creative
