@@ -4,22 +4,28 @@
 
 # %% ../nbs/09_widgets.ipynb #75a761ea
 from __future__ import annotations
-import atexit, html, math, threading, time, traceback, weakref
+import atexit, base64, csv, html, io, json, math, threading, time, traceback, weakref
+from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 import torch
 import ipywidgets as W
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 from fastcore.basics import patch
 from .escort import check_alpha, escort_logp, entropy
 from .toy import ToyLM, tv, expected_length
 from .viz import toy_distributions, sequence_labels, length_distribution
 
+
 # %% auto #0
-__all__ = ['TOY_METHODS', 'LM_METHODS', 'METHOD_COLORS', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE', 'Sample', 'MethodResult',
-           'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend', 'render_column',
-           'render_pending', 'render_error', 'ExplorerState', 'make_backend', 'AlphaExplorer', 'default_prompts',
-           'LMBackend']
+__all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'METRIC_HELP', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE',
+           'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'EXPORT_COLUMNS', 'COST_RANK', 'CACHE_SIZE', 'Sample',
+           'MethodResult', 'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend',
+           'render_column', 'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'ExplorerState',
+           'make_backend', 'AlphaExplorer', 'render_downloads', 'default_prompts', 'LMBackend', 'Draw', 'sir_from']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -30,9 +36,14 @@ class Sample:
     logp:float # log p(y|x) under the base model
     weight:float # normalised p^α weight (sampled: over the column; toy: the exact p_α(y))
     prob:float|None=None # probability under the column's distribution (toy LMs only)
-    correct:bool|None=None # graded against the prompt's answer (only when known and α > 1)
+    correct:bool|None=None # graded against the prompt's answer (None when the prompt has none)
+    alpha:float=1.0 # the column's α
+    truncated:bool=False # cut at `max_new_tokens` (no EOS)
+    pieces:list|None=None # [(token text, base probability)] per token (real LMs)
     @property
     def logp_per_token(self)->float: return self.logp / max(self.length, 1)
+    @property
+    def logp_alpha(self)->float: return self.alpha * self.logp
 
 @dataclass
 class MethodResult:
@@ -45,12 +56,14 @@ class MethodResult:
     plot_y:list # spread plot: log p of the samples (toy: P(|y|))
     alpha:float=1.0 # the α this result was computed at
     seconds:float=0.0 # wall time
+    note:str='' # how it was obtained, e.g. 'cached' or 'α = 1: base sampling'
 
 def power_weights(logp:torch.Tensor, # [N] total base log p(y|x) of N samples
                   alpha:float, # the power α
                  )->torch.Tensor:
     "Self-normalised p^α weights of a set of samples: softmax(α·log p)."
     return escort_logp(torch.as_tensor(logp, dtype=torch.float64), check_alpha(alpha)).exp()
+
 
 # %% ../nbs/09_widgets.ipynb #9827f642
 class Cancelled(Exception):
@@ -65,6 +78,8 @@ class Request:
     n:int # samples (toy: top sequences) per method
     methods:tuple # method keys, in column order
     seed:int=0 # RNG seed: the same inputs give the same samples
+    max_new_tokens:int=48 # real LMs: maximum |y|
+    budget:int=8 # real LMs: SIR proposals / MH steps per block / SMC particles
 
 class CancellableDecoder:
     "Wraps a decoder-protocol model; calls `check()` before every forward pass (raising `Cancelled` when stale)."
@@ -103,6 +118,7 @@ def as_prompts(prompts:list, # strings / toy indices, (prompt, answer) pairs, di
 # %% ../nbs/09_widgets.ipynb #655a889f
 TOY_METHODS = {'base': 'base p (T = 1)', 'temperature': 'temperature 1/α', 'power': 'power p^α (exact)', 'latb': 'LA-TB fixed point π*'}
 LM_METHODS = {'base': 'base (T = 1)', 'temperature': 'temperature 1/α', 'sir': 'SIR', 'mh': 'MH', 'smc': 'SMC'}
+POWER_METHODS = ('temperature', 'sir', 'mh', 'smc') # the columns that depend on α (at α = 1 they are base sampling)
 METHOD_COLORS = {'base': '#7f7f7f', 'temperature': '#1f77b4', 'power': '#d62728', 'sir': '#d62728', 'mh': '#ff7f0e',
                  'smc': '#9467bd', 'latb': '#2ca02c'}
 
@@ -126,27 +142,38 @@ class ToyBackend:
         return self.lm.start([req.prompt['prompt']])[1][0].double()
 
     def token_names(self, ids:list)->list: return [self.lm.names[i] for i in ids]
+    def rank(self, method:str, req:Request)->int: return 0 # every column is instant
+
 
     def run(self, method:str, req:Request, check, on_step=None)->MethodResult:
         "The exact column for `method` at `req.alpha`."
         lm, i, a = self.lm, req.prompt['prompt'], req.alpha
         d = toy_distributions(lm, a, i)
-        logq = self.adapters[method][0].seq_logp[i] if method in self.adapters else d[method]
+        logq = self.adapters[method][0][i] if method in self.adapters else d[method]
         top = logq.topk(min(req.n, logq.numel())).indices
         texts = _toy_text(lm, top)
         ans = req.prompt['answer']
         samples = [Sample(t, int(lm.lengths[j]), d['base'][j].item(), d['power'][j].exp().item(), logq[j].exp().item(),
-                          (t.rstrip('⏎') == str(ans)) if ans is not None and a > 1 else None) for t, j in zip(texts, top.tolist())]
+                          (t.rstrip('⏎') == str(ans)) if ans is not None else None, a) for t, j in zip(texts, top.tolist())]
         metrics = {'E|y|': expected_length(logq, lm.lengths).item(), 'entropy': entropy(logq).item(), 'TV to p_α': tv(logq, d['power']).item()}
-        if ans is not None and a > 1:
+        if ans is not None:
             hit = torch.tensor([t.rstrip('⏎') == str(ans) for t in _toy_text(lm, torch.arange(logq.numel()))])
             metrics['P(correct)'] = logq.exp()[hit].sum().item()
         L = length_distribution(logq, lm.lengths)
         return MethodResult(method, self.methods[method], samples, metrics, list(range(1, len(L))), L[1:].tolist(), a)
 
 # %% ../nbs/09_widgets.ipynb #9d3c437e
+def _toy_seq_logp(adapter, toy:ToyLM, name:str)->torch.Tensor:
+    "Exact log-probs [prompts, sequences] of a toy adapter (`ToyLM`, `ToyPolicy`, `ToyLMPolicy` or a toy `TrainResult`)."
+    policy = getattr(adapter, 'module', getattr(adapter, 'model', adapter))  # ToyLMPolicy / TrainResult hold the policy
+    lm = getattr(policy, 'lm', policy)  # a ToyPolicy is defined on its base toy LM
+    if not (isinstance(lm, ToyLM) and (lm.vocab_size, lm.max_len, lm.n_prompts) == (toy.vocab_size, toy.max_len, toy.n_prompts)):
+        raise ValueError(f"adapters[{name!r}] of a toy LM must be a ToyLM, a ToyPolicy, a ToyLMPolicy or the TrainResult of "
+                         f"train_latb on a toy LM with the same vocabulary, max_len and prompts, got {adapter!r}")
+    with torch.no_grad(): return (policy.seq_logp() if callable(policy.seq_logp) else policy.seq_logp).detach().double()
+
 def _check_adapters(adapters, toy=None)->dict:
-    "Validate `{name: (adapter, alpha)}`; toy adapters must be `ToyLM`s with the same completions as `toy`."
+    "Validate `{name: (adapter, alpha)}`; toy adapters become their exact sequence log-probs [prompts, sequences]."
     if adapters is None: return {}
     if not isinstance(adapters, dict): raise ValueError(f"adapters must be a dict {{name: (adapter, alpha)}}, got {adapters!r}")
     out = {}
@@ -154,33 +181,85 @@ def _check_adapters(adapters, toy=None)->dict:
         if not isinstance(v, (tuple, list)) or len(v) != 2: raise ValueError(f"adapters[{k!r}] must be a pair (adapter, alpha it was trained at), got {v!r}")
         if k in LM_METHODS or k in TOY_METHODS: raise ValueError(f"adapter name {k!r} clashes with a built-in method; pick another name")
         a = check_alpha(v[1], name=f"adapters[{k!r}] alpha")
-        if toy is not None and not (isinstance(v[0], ToyLM) and v[0].vocab_size == toy.vocab_size and v[0].max_len == toy.max_len
-                                    and v[0].n_prompts == toy.n_prompts):
-            raise ValueError(f"adapters[{k!r}] of a toy LM must be a ToyLM with the same vocabulary, max_len and prompts, got {v[0]!r}")
-        out[str(k)] = (v[0], a)
+        out[str(k)] = (v[0] if toy is None else _toy_seq_logp(v[0], toy, k), a)
     return out
 
-# %% ../nbs/09_widgets.ipynb #67d82442
-def _num(v): return ('0' if abs(v) < 1e-9 else f"{v:.3g}") if isinstance(v, float) else str(v)
-_MARK = {True: '<span style="color:#2ca02c">✓</span>', False: '<span style="color:#d62728">✗</span>', None: ''}
-_CELL = 'padding:1px 4px;text-align:right;'
 
+# %% ../nbs/09_widgets.ipynb #67d82442
+METRIC_HELP = {
+    'completion': "the sampled text, each token shaded by its base probability (darker = less likely; hover a token for p)",
+    'p(y) here': "probability of the completion under this column's own distribution (exact, toy LMs)",
+    '|y|': "completion length in tokens, EOS included when generated; 'cut' = stopped at max new tokens without EOS",
+    'log p': "total log-probability log p(y|x) of the completion under the base model",
+    'log p^α': "α·log p(y|x): the completion's unnormalised log-target under p_α",
+    'w': "p^α weight: p(y)^α / Σ p^α over this column's samples (toy: the exact p_α(y)); with few samples it is near 0 or 1",
+    'mean |y|': "mean completion length", 'E|y|': "expected completion length", 'entropy': "entropy of the column's distribution (nats)",
+    'TV to p_α': "total-variation distance from this column's distribution to the exact p_α",
+    'P(correct)': "probability mass on completions that match the answer",
+    'log p/tok': "mean over samples of log p(y|x)/|y|: per-token base log-likelihood",
+    'distinct': "number of different completions among the samples",
+    'cut': "samples stopped at max new tokens without EOS",
+    'accuracy': "fraction of samples whose answer is correct",
+    'cost': "forward tokens per sample: token positions run through the model, proposals and particles included",
+    'ess': "effective sample size (Σw)²/Σw² of the final importance weights, mean over runs (of budget)",
+    'ess_min': "smallest effective sample size seen during the run (SMC: over all steps)",
+    'resamplings': "SMC: resampling steps per run (ESS fell below half the particles)",
+    'acceptance': "MH: fraction of proposals accepted",
+}
+
+def _num(v): return ('0' if abs(v) < 1e-9 else f"{v:.3g}") if isinstance(v, float) else str(v)
+def _tip(name:str, text:str=None)->str:
+    "`text` (default: `name`) with `METRIC_HELP[name]` as its tooltip."
+    return f'<span title="{html.escape(METRIC_HELP.get(name, name))}">{html.escape(text or name)}</span>'
+
+def _shaded(s:Sample)->str:
+    "The completion's text, each token shaded by its base probability when known."
+    if not s.pieces: return html.escape(s.text)
+    return ''.join(f'<span title="p = {p:.3f}" style="background:rgba(255,127,14,{0.7 * (1 - p):.2f})">{html.escape(t)}</span>'
+                   for t, p in s.pieces)
+
+_MARK = {True: '<span style="color:#2ca02c">✓</span>', False: '<span style="color:#d62728">✗</span>', None: ''}
+_CELL = 'padding:1px 4px;text-align:right;white-space:nowrap;'
+
+
+# %% ../nbs/09_widgets.ipynb #e7e3d243
 def render_column(r:MethodResult, # one method's result
                   exact:bool=False, # toy LM: add the probability under the column's distribution
+                  cls:str='pf-col', # CSS class of the column (pinned copies get another)
                  )->str:
     "HTML of one result column."
     color = METHOD_COLORS.get(r.method, '#17becf')
-    metrics = ' · '.join(f"{k} {_num(v)}" for k, v in r.metrics.items())
-    head = ''.join(f'<th style="{_CELL}">{h}</th>' for h in ['', 'completion', 'p(y) here' if exact else None, '|y|', 'log p/tok', 'p^α w'] if h is not None)
+    metrics = ' · '.join(f"{_tip(k)} {_num(v)}" for k, v in r.metrics.items())
+    heads = ['completion'] + (['p(y) here'] if exact else []) + ['|y|', 'log p', 'log p^α', 'w']
+    head = '<th></th>' + ''.join(f'<th style="{_CELL}">{_tip(h)}</th>' for h in heads)
     rows = ''.join(
-        f'<tr><td>{_MARK[s.correct]}</td><td style="white-space:pre-wrap;word-break:break-word;font-family:monospace;text-align:left">{html.escape(s.text)}</td>'
+        f'<tr><td>{_MARK[s.correct]}</td><td style="white-space:pre-wrap;word-break:break-word;font-family:monospace;text-align:left">{_shaded(s)}</td>'
         + (f'<td style="{_CELL}">{s.prob:.3f}</td>' if exact else '')
-        + f'<td style="{_CELL}">{s.length}</td><td style="{_CELL}">{s.logp_per_token:.2f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
+        + f'<td style="{_CELL}">{s.length}{" " + _tip("|y|", "cut") if s.truncated else ""}</td>'
+        + f'<td style="{_CELL}">{s.logp:.1f}</td><td style="{_CELL}">{s.logp_alpha:.1f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
         for s in r.samples)
-    return (f'<div class="pf-col" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" style="font-size:12px">'
+    note = f' · {html.escape(r.note)}' if r.note else ''
+    return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" '
+            f'data-note="{html.escape(r.note)}" style="font-size:12px">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
-            f'<div style="color:#555">α = {r.alpha:.2f} · {html.escape(metrics)} · {r.seconds:.1f}s</div>'
+            f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
+
+def render_pinned(results:dict, # {method: MethodResult} to keep on screen
+                  alpha:float, # their α
+                  exact:bool=False, # toy LM columns
+                 )->str:
+    "HTML of a pinned set of columns, shown under the live ones for comparison."
+    cols = ''.join(f'<div style="flex:1 1 320px;min-width:300px;max-height:400px;overflow:auto;margin:0 8px 8px 0">'
+                   f'{render_column(r, exact, "pf-pinned-col")}</div>' for r in results.values())
+    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px">'
+            f'<b>pinned: α = {alpha:.2f}</b><div style="display:flex;flex-wrap:wrap">{cols}</div></div>')
+
+def render_glossary()->str:
+    "HTML caption that explains every number the columns show."
+    items = ''.join(f'<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>' for k, v in METRIC_HELP.items())
+    return (f'<details class="pf-glossary" style="font-size:12px"><summary>what the numbers mean</summary>'
+            f'<ul style="margin:2px 0">{items}</ul></details>')
 
 def render_pending(label:str, method:str, alpha:float)->str:
     "HTML of a column whose result is being computed."
@@ -195,7 +274,8 @@ def render_error(exc:BaseException)->str:
             f'<b>{html.escape(type(exc).__name__)}</b>: {html.escape(str(exc))}'
             f'<details><summary>traceback</summary><pre style="font-size:11px">{html.escape(tb)}</pre></details></div>')
 
-# %% ../nbs/09_widgets.ipynb #dc5998db
+
+# %% ../nbs/09_widgets.ipynb #4c507660
 @dataclass
 class ExplorerState:
     "Everything the UI thread and the worker share; read and written only under the explorer's lock."
@@ -204,15 +284,17 @@ class ExplorerState:
     done_gen:int=0 # newest generation whose work finished (all columns, or an error)
     results:dict=field(default_factory=dict) # method -> MethodResult, current generation only
     results_alpha:float|None=None # α of `results`
-    next_token:torch.Tensor|None=None # base next-token log-probs of the current prompt
+    results_req:Request|None=None # the request `results` answer
+    next_token:torch.Tensor|None=None # base next-token log-probs of `next_token_prompt`
+    next_token_prompt:object=None # the prompt `next_token` belongs to
     error:str|None=None # 'Type: message' of the current generation's exception
     busy:bool=False # the worker is computing the current generation
     closed:bool=False # `close()` was called
 
-def make_backend(model, prompts=None, adapters=None, **kwargs):
+def make_backend(model, prompts=None, adapters=None):
     "A `ToyBackend` for a `ToyLM`, else an `LMBackend` (a name, a decoder, a loaded model or a (model, tokenizer) pair)."
     if isinstance(model, ToyLM): return ToyBackend(model, prompts, adapters)
-    return LMBackend(model, prompts, adapters, **kwargs)
+    return LMBackend(model, prompts, adapters)
 
 class AlphaExplorer:
     "Interactive α explorer: samples (or exact distributions) of several methods side by side, re-drawn when α changes."
@@ -222,20 +304,19 @@ class AlphaExplorer:
                  adapters=None, # {name: (adapter path or toy policy, α it was trained at)}
                  alpha:float=1.0, # initial α, in [0.1, 10]
                  n:int=4, # samples per method (toy: top completions), in `N_RANGE` (the samples slider's range)
-                 max_new_tokens:int=48, # real LMs: completion budget
-                 budget:int|None=None, # real LMs: SIR proposals / MH steps / SMC particles (None: the sampler's default)
-                 seed:int=0, # RNG seed: the same inputs give the same samples
+                 max_new_tokens:int=48, # real LMs: maximum |y|, in `TOKENS_RANGE`
+                 budget:int=8, # real LMs: SIR proposals / MH steps per block / SMC particles, in `BUDGET_RANGE`
+                 seed:int=0, # RNG seed, in `SEED_RANGE`: the same inputs give the same samples
                  auto:bool=True, # re-sample whenever an input changes (and once at start)
                 ):
         alpha, n = _check_slider_alpha(alpha), _check_n(n)  # cheap checks first: before a model is loaded
-        max_new_tokens = _check_count(max_new_tokens, 'max_new_tokens')
-        budget = _check_count(budget, 'budget', allow_none=True)
-        if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
-        self.backend = make_backend(model, prompts, adapters, max_new_tokens=max_new_tokens, budget=budget)
-        self.seed, self.auto = seed, auto
+        knobs = dict(seed=_check_int(seed, 'seed', *SEED_RANGE), budget=_check_int(budget, 'budget', *BUDGET_RANGE),
+                     max_new_tokens=_check_int(max_new_tokens, 'max_new_tokens', *TOKENS_RANGE))
+        self.backend = make_backend(model, prompts, adapters)
+        self.auto, self.pinned = auto, None # pinned: (α, {method: MethodResult}) kept on screen, or None
         self._cv = threading.Condition(threading.RLock())
         self.st = ExplorerState()
-        self._build_ui(alpha, n, self._check_methods(methods))
+        self._build_ui(alpha, n, self._check_methods(methods), **knobs)
         self._worker = threading.Thread(target=self._loop, daemon=True, name='AlphaExplorer-worker')
         self._worker.start()
         _LIVE.add(self)  # the exit hook stops the worker before Python finalises
@@ -245,7 +326,7 @@ class AlphaExplorer:
     def _repr_mimebundle_(self, **kwargs): return self.ui._repr_mimebundle_(**kwargs)
     def __repr__(self): return f"AlphaExplorer({type(self.backend).__name__}, α={self.alpha:.3g}, methods={list(self.methods)})"
 
-# %% ../nbs/09_widgets.ipynb #c009acc3
+# %% ../nbs/09_widgets.ipynb #4c507660
 ALPHA_RANGE, PRESETS = (0.1, 10.0), (0.5, 1.0, 2.0, 4.0)
 
 def _check_slider_alpha(alpha)->float:
@@ -254,20 +335,15 @@ def _check_slider_alpha(alpha)->float:
     return a
 
 N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
+TOKENS_RANGE, BUDGET_RANGE, SEED_RANGE = (1, 1024), (1, 256), (0, 2**31 - 1) # the ranges of the real-LM boxes
 
-def _check_n(n)->int:
-    "`n` if it is an int on the samples slider's range `N_RANGE`, else `ValueError`."
-    lo, hi = N_RANGE
-    if isinstance(n, bool) or not isinstance(n, int) or not lo <= n <= hi:
-        raise ValueError(f"n must be an int in [{lo}, {hi}] (the samples slider's range), got {n!r}")
-    return n
-
-def _check_count(x, name:str, allow_none:bool=False)->int|None:
-    "`x` if it is an int >= 1 (or None, when `allow_none`), else `ValueError` naming `name`."
-    if x is None and allow_none: return x
-    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
-        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}an int >= 1, got {x!r}")
+def _check_int(x, name:str, lo:int, hi:int, what:str='its box\'s range')->int:
+    "`x` if it is an int in [lo, hi], else `ValueError` naming `name`."
+    if isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi:
+        raise ValueError(f"{name} must be an int in [{lo}, {hi}] ({what}), got {x!r}")
     return x
+
+def _check_n(n)->int: return _check_int(n, 'n', *N_RANGE, "the samples slider's range")
 
 @patch
 def _check_methods(self:AlphaExplorer, methods)->tuple:
@@ -279,110 +355,163 @@ def _check_methods(self:AlphaExplorer, methods)->tuple:
     if bad or not methods: raise ValueError(f"methods must be a non-empty subset of {list(allowed)}, got {list(methods)!r}")
     return methods
 
-# %% ../nbs/09_widgets.ipynb #0498fdc9
+# %% ../nbs/09_widgets.ipynb #33677b87
 @patch
-def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple):
+def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
     "Create the widgets and the figure, and wire the inputs."
     lo, hi = (math.log10(v) for v in ALPHA_RANGE)
+    lm_only = W.Layout(display='none') if self.exact else W.Layout(width='190px')
     self.w_alpha = W.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.01, description='α', readout_format='.2f',
-                                    continuous_update=False, layout=W.Layout(width='360px'))
+                                    continuous_update=False, layout=W.Layout(width='340px'))
     self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='70px')) for a in PRESETS]
     for b, a in zip(self.w_presets, PRESETS): b.on_click(lambda _, a=a: setattr(self, 'alpha', a)); b.add_class('pf-preset')
-    self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', layout=W.Layout(width='110px'))
-    self.w_resample.on_click(lambda _: self.resample())
+    self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
+                               layout=W.Layout(width='110px', display='none' if self.exact else None))
+    self.w_resample.on_click(lambda _: self.new_seed())
+    self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown columns below, to compare with another α',
+                                layout=W.Layout(width='90px'))
+    self.w_pin.observe(lambda c: self._pin(c['new']), names='value')
+    self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only)
+    self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
+                                    style=dict(button_width='60px', description_width='50px'), layout=W.Layout(display='none' if self.exact else None))
     self.w_prompt = W.Dropdown(options=[(p['label'], i) for i, p in enumerate(self.backend.prompts)], value=0, description='prompt',
-                               layout=W.Layout(width='560px'))
-    self.w_text = W.Text(placeholder='or type a prompt and press Enter', continuous_update=False, layout=W.Layout(width='380px',
-                         display='none' if self.exact else None))
+                               layout=W.Layout(flex='1 1 320px', max_width='560px'))
+    self.w_text = W.Text(placeholder='type a prompt and press Enter', continuous_update=False,
+                         layout=W.Layout(display='none') if self.exact else W.Layout(flex='1 1 240px'))
     self.w_n = W.IntSlider(value=n, min=N_RANGE[0], max=N_RANGE[1], description='top' if self.exact else 'samples',
                            continuous_update=False, layout=W.Layout(width='260px'))
+    self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', layout=lm_only,
+                                     tooltip='SIR proposals / MH steps per block / SMC particles')
+    self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens',
+                                     layout=lm_only)
     self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
                       for m, lbl in self.backend.methods.items()}
     self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
-    self.w_status = W.HTML()
-    self.w_error = W.HTML()
-    self.w_columns = W.HBox(layout=W.Layout(align_items='flex-start', overflow_x='auto', width='100%'))
-    self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 0%', min_width='230px', max_height='420px', overflow_y='auto', margin='0 6px 0 0'))
-                      for m in self.backend.methods}
-    self.fig = self._make_figure()
-    for w in (self.w_alpha, self.w_prompt, self.w_text, self.w_n, *self.w_methods.values()): w.observe(self._on_input, names='value')
-    self.ui = W.VBox([W.HBox([self.w_alpha, *self.w_presets, self.w_resample]), W.HBox([self.w_prompt, self.w_text]),
-                      W.HBox([self.w_n, *self.w_methods.values()], layout=W.Layout(flex_flow='row wrap')),
-                      W.HBox([self.w_progress, self.w_status]), self.w_error, self.w_columns, self.fig])
-    self.ui.add_class('pf-explorer'); self.w_status.add_class('pf-status'); self.w_columns.add_class('pf-columns')
-    self.w_error.add_class('pf-error-area'); self.w_alpha.add_class('pf-alpha')
+    self.w_status, self.w_error, self.w_pinned, self.w_export = W.HTML(), W.HTML(), W.HTML(), W.HTML()
+    self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%'))
+    self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
+                                                margin='0 8px 8px 0')) for m in self.backend.methods}
+    self.fig, self.w_fig = self._make_figure(), W.Output(layout=W.Layout(width='100%'))
+    for w in (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values()):
+        w.observe(self._on_input, names='value')
+    self.w_prompt.observe(lambda _: self._use_source('list'), names='value')
+    self.w_text.observe(lambda c: self._use_source('typed') if c['new'].strip() else None, names='value')
+    row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
+    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
+                      row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
+                      row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
+                      self.w_export, self.w_pinned, W.HTML(render_glossary()), self.w_fig])
+    for w, c in [(self.ui, 'pf-explorer'), (self.w_status, 'pf-status'), (self.w_columns, 'pf-columns'), (self.w_error, 'pf-error-area'),
+                 (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample'),
+                 (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned'), (self.w_export, 'pf-export')]:
+        w.add_class(c)
+    for m, w in self.w_methods.items(): w.add_class(f'pf-method-{m}')
 
 @patch
 def _on_input(self:AlphaExplorer, change=None):
     "Any input changed: re-sample if `auto`."
     if self.auto: self.resample()
 
-# %% ../nbs/09_widgets.ipynb #b6c6df5b
-def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
-
-_EMPTY = [None] # placeholder for "no points": plotly 7's FigureWidget front end draws nothing at all when a trace has x=[]
+@patch
+@contextmanager
+def _quiet(self:AlphaExplorer):
+    "Hold `auto` off while several inputs are set (the caller re-samples once)."
+    auto, self.auto = self.auto, False
+    try: yield
+    finally: self.auto = auto
 
 @patch
-def _make_figure(self:AlphaExplorer)->go.FigureWidget:
-    "The FigureWidget: next-token escort (left) and per-method spread (right), two axes laid out by hand."
+def _use_source(self:AlphaExplorer, source:str):
+    "The user picked from the dropdown ('list') or typed a prompt ('typed'): make that the source and re-sample once."
+    with self._quiet(): self.w_source.value = source
+    self._on_input()
+
+
+# %% ../nbs/09_widgets.ipynb #33677b87
+def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
+
+@patch
+def _make_figure(self:AlphaExplorer)->go.Figure:
+    "The figure: next-token escort (left) and per-method spread (right), two axes laid out by hand."
     right = 'length distribution P(|y|)' if self.exact else 'samples: length vs log p(y)'
     title = lambda text, x: dict(text=f'<b>{text}</b>', x=x, y=1.0, xref='paper', yref='paper', xanchor='center', yanchor='bottom', showarrow=False)
-    layout = dict(height=380, width=1100, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'), legend=dict(font_size=10),
-                  xaxis=dict(domain=[0, 0.38], title='token'), yaxis=dict(title='probability'),
-                  xaxis2=dict(domain=[0.48, 1], anchor='y2', title='|y| (EOS included)'),
+    layout = dict(height=440, autosize=True, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'),
+                  legend=dict(orientation='h', x=0, y=-0.2, yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
+                  xaxis=dict(domain=[0, 0.4], title='token'), yaxis=dict(title='probability'),
+                  xaxis2=dict(domain=[0.5, 1], anchor='y2', title='|y| (EOS included)'),
                   yaxis2=dict(anchor='x2', title='P(|y|)' if self.exact else 'log p(y|x)'),
-                  annotations=[title('next token: base p vs p^α', 0.19), title(right, 0.74)])
-    fig = go.FigureWidget(layout=layout)
-    fig.add_bar(name='base p', marker_color=METHOD_COLORS['base'], x=_EMPTY, y=_EMPTY)
-    fig.add_bar(name='p^α (next token)', marker_color=METHOD_COLORS['power'], x=_EMPTY, y=_EMPTY)
+                  annotations=[title('next token: base p vs p^α', 0.2), title(right, 0.75)])
+    fig = go.Figure(layout=layout)
+    fig.add_bar(name='base p', marker_color=METHOD_COLORS['base'], x=[], y=[])
+    fig.add_bar(name='p^α (next token)', marker_color=METHOD_COLORS['power'], x=[], y=[])
     self._trace = {}
     for i, (m, lbl) in enumerate(self.backend.methods.items()):
         self._trace[m] = len(fig.data)
-        fig.add_scatter(name=lbl, mode='lines+markers' if self.exact else 'markers', x=_EMPTY, y=_EMPTY, xaxis='x2', yaxis='y2',
+        fig.add_scatter(name=lbl, mode='lines+markers' if self.exact else 'markers', x=[], y=[], xaxis='x2', yaxis='y2',
                         marker=dict(size=8, opacity=0.75, color=_method_color(m, i)))
     return fig
 
 @patch
+def _show_figure(self:AlphaExplorer):
+    "Put the current figure into the output widget (plotly's mimetype: restored with the widget state on reload)."
+    spec = json.loads(pio.to_json(self.fig, validate=False))
+    spec['config'] = dict(responsive=True, displaylogo=False)
+    self.w_fig.outputs = ({'output_type': 'display_data', 'metadata': {},
+                           'data': {'application/vnd.plotly.v1+json': spec, 'text/plain': self.fig.layout.title.text}},)
+
+@patch
 def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:int=12):
-    "Update the left panel: top-k next tokens under p and p^α, the rest as 'other'."
-    if logp is None: return
+    "Update the left panel: top-k next tokens under p and p^α, the rest as 'other' (`logp` None: empty, until it comes)."
+    if logp is None:
+        for tr in self.fig.data[:2]: tr.update(x=[], y=[])
+        return
     idx = logp.topk(min(k, logp.numel())).indices
     p, pa = logp.exp(), escort_logp(logp, alpha).exp()
     names = [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in self.backend.token_names(idx.tolist())]
+    names = [html.escape(s) for s in names]  # plotly reads '</s>' as a tag
     names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
-    with self.fig.batch_update():
-        self.fig.data[0].x, self.fig.data[0].y = names, p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)]
-        self.fig.data[1].x, self.fig.data[1].y = names, pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)]
-        self.fig.data[0].name, self.fig.data[1].name = 'base p (α = 1)', f'p^α, α = {alpha:.2f}'
+    self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
+    self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
+
+def _stacked(r:MethodResult)->dict:
+    "Scatter arguments for a sampled column: one marker per distinct completion, sized by how many samples it is."
+    pts = {}
+    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault(s.text, [x, y, 0])[2] += 1
+    texts = [f'×{k} · {html.escape(t[:80])}' if k > 1 else html.escape(t[:80]) for t, (_, _, k) in pts.items()]
+    return dict(x=[x for x, _, _ in pts.values()], y=[y for _, y, _ in pts.values()], text=texts,
+                marker_size=[8 + 4 * (k - 1) for _, _, k in pts.values()])
 
 @patch
 def _draw_spread(self:AlphaExplorer, results:dict, methods:tuple, alpha:float, done:bool):
-    "Update the right panel and the title: one trace per method, empty when not (yet) computed."
-    with self.fig.batch_update():
-        for m, i in self._trace.items():
-            r, tr = results.get(m), self.fig.data[i]
-            tr.x, tr.y = (r.plot_x, r.plot_y) if r is not None and r.plot_x else (_EMPTY, _EMPTY)
-            tr.text = [s.text[:80] for s in r.samples] if r is not None and not self.exact else None
-            tr.visible = True if m in methods else 'legendonly'
-        self.fig.layout.title.text = f"α = {alpha:.2f}" + ('' if done else ' (sampling …)')
+    "Update the right panel and the title: one trace per ticked method, empty when not (yet) computed."
+    for m, i in self._trace.items():
+        r, tr = results.get(m), self.fig.data[i]
+        if r is None: tr.update(x=[], y=[], text=None)
+        elif self.exact: tr.update(x=r.plot_x, y=r.plot_y)
+        else: tr.update(_stacked(r))
+        tr.visible = m in methods
+    self.fig.layout.title.text = f"α = {alpha:.2f}" + ('' if done else ' (sampling …)')
 
-# %% ../nbs/09_widgets.ipynb #a0959c7e
+
+# %% ../nbs/09_widgets.ipynb #33677b87
 @patch
 def _request(self:AlphaExplorer)->Request:
     "Snapshot the inputs as the next generation's request, and clear stale results from the UI."
     with self._cv:
         self.st.gen += 1
-        text = self.w_text.value.strip()
-        prompt = {'label': _label(text), 'prompt': text, 'answer': None} if text and not self.exact else self.backend.prompts[self.w_prompt.value]
         methods = tuple(m for m, w in self.w_methods.items() if w.value)
-        req = Request(self.st.gen, float(self.w_alpha.value), prompt, int(self.w_n.value), methods, self.seed)
-        self.st.pending, self.st.results, self.st.results_alpha, self.st.error = req, {}, None, None
+        req = Request(self.st.gen, float(self.w_alpha.value), self.prompt, int(self.w_n.value), methods, int(self.w_seed.value),
+                      int(self.w_tokens.value), int(self.w_budget.value))
+        self.st.pending, self.st.results, self.st.results_alpha, self.st.results_req, self.st.error = req, {}, None, None, None
         self.st.busy = bool(methods)
         self._show_progress(req, 0, 'queued')
-        self.w_error.value = ''
+        self.w_error.value = self.w_export.value = ''
         self.w_columns.children = [self._col_html[m] for m in methods]
         for m in methods: self._col_html[m].value = render_pending(self.backend.methods[m], m, req.alpha)
+        same = self.st.next_token_prompt == req.prompt['prompt']
+        self._draw_next_token(self.st.next_token if same else None, req.alpha)  # never the old α's (or old prompt's) bars
         self._draw_spread({}, methods, req.alpha, done=False)
+        self._show_figure()
         self._cv.notify_all()
     return req
 
@@ -419,24 +548,26 @@ def _loop(self:AlphaExplorer):
             req, self.st.pending = self.st.pending, None
         self._run(req)
 
-# %% ../nbs/09_widgets.ipynb #0e01d76d
+# %% ../nbs/09_widgets.ipynb #8828c9d6
 @patch
 def _run(self:AlphaExplorer, req:Request):
-    "Compute `req` on the worker thread, publishing the next-token panel and then each column."
+    "Compute `req` on the worker thread, publishing the next-token panel and then each column, cheapest first."
     check = lambda: self._check(req.gen)
     try:
         check()
+        if req.prompt['prompt'] == '': raise ValueError("prompt must not be empty: type one, or set the source to 'list'")
         self._publish(req, next_token=self.backend.next_token(req), step=1, note=f'{len(req.methods)} method(s)')
-        results = {}
-        for i, m in enumerate(req.methods):
+        results, shown = {}, {}
+        for i, m in enumerate(sorted(req.methods, key=lambda m: self.backend.rank(m, req))):
             check()
             self._show_progress(req, i + 1, f'{self.backend.methods[m]} …')
             t0 = time.perf_counter()
             r = self.backend.run(m, req, check, on_step=lambda m=m, i=i: self._throttled_progress(req, i + 1, m))
             r.seconds = time.perf_counter() - t0
             results[m] = r
-            self._publish(req, results=dict(results), step=i + 2, note=f'{self.backend.methods[m]} done')
-        self._publish(req, results=results, step=len(req.methods) + 1, done=True)
+            shown = {k: results[k] for k in req.methods if k in results}
+            self._publish(req, results=shown, step=i + 2, note=f'{self.backend.methods[m]} done')
+        self._publish(req, results=shown, step=len(req.methods) + 1, done=True)
     except Cancelled: return
     except Exception as e: self._fail(req, e)
 
@@ -446,14 +577,16 @@ def _publish(self:AlphaExplorer, req:Request, next_token=None, results=None, ste
     with self._cv:
         self._check(req.gen)
         if next_token is not None:
-            self.st.next_token = next_token
+            self.st.next_token, self.st.next_token_prompt = next_token, req.prompt['prompt']
             self._draw_next_token(next_token, req.alpha)
         if results is not None:
-            self.st.results, self.st.results_alpha = results, req.alpha
+            self.st.results, self.st.results_alpha, self.st.results_req = results, req.alpha, req
             for m, r in results.items(): self._col_html[m].value = render_column(r, self.exact)
             self._draw_spread(results, req.methods, req.alpha, done)
+        if next_token is not None or results is not None: self._show_figure()
         if done:
             self.st.busy, self.st.done_gen = False, req.gen
+            self.w_export.value = render_downloads(self.rows()) if results else ''
             self._cv.notify_all()
         self._show_progress(req, step, 'done' if done else note, done=done)
 
@@ -475,7 +608,8 @@ def _show_progress(self:AlphaExplorer, req:Request, step:int, note:str='', done:
     self.w_progress.bar_style = 'success' if done else 'info'
     state = 'done' if done else 'busy'
     self.w_status.value = (f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">'
-                           f'{"✓" if done else "⏳"} α = {req.alpha:.2f} · {html.escape(req.prompt["label"])} · {html.escape(note)}</span>')
+                           f'{"✓" if done else "sampling …"} α = {req.alpha:.2f}{"" if self.exact else f" · seed {req.seed}"} · '
+                           f'{html.escape(req.prompt["label"])} · {html.escape(note)}</span>')
     self._last_progress = time.perf_counter()
 
 @patch
@@ -486,38 +620,52 @@ def _throttled_progress(self:AlphaExplorer, req:Request, step:int, method:str):
     with self._cv:
         if req.gen == self.st.gen: self._show_progress(req, step, f'{self.backend.methods[method]} … {self._passes} forward passes')
 
-# %% ../nbs/09_widgets.ipynb #eaef3bfe
+# %% ../nbs/09_widgets.ipynb #96f3de0e
 @patch
 def _set_methods(self:AlphaExplorer, methods):
     "Tick exactly `methods` (one re-sample, not one per checkbox)."
-    methods, auto = self._check_methods(methods), self.auto
-    self.auto = False
-    try:
+    methods = self._check_methods(methods)
+    with self._quiet():
         for m, w in self.w_methods.items(): w.value = m in methods
-    finally: self.auto = auto
     self._on_input()
 
 @patch
 def _get_prompt(self:AlphaExplorer)->dict:
+    "The prompt of the current source: the dropdown's ('list') or the text box's ('typed')."
     text = self.w_text.value.strip()
-    return {'label': _label(text), 'prompt': text, 'answer': None} if text and not self.exact else self.backend.prompts[self.w_prompt.value]
+    if self.w_source.value == 'typed' and not self.exact: return {'label': _label(text), 'prompt': text, 'answer': None}
+    return self.backend.prompts[self.w_prompt.value]
 
 @patch
 def _set_prompt(self:AlphaExplorer, p):
-    "An int picks from the prompt list; a string sets the free-text prompt (real LMs)."
+    "An int picks from the prompt list (source 'list'); a string is typed into the text box (source 'typed', real LMs)."
     allowed = f"an index in [0, {len(self.backend.prompts)})" + ("" if self.exact else " or a string")
-    if isinstance(p, int) and not isinstance(p, bool):
-        if not 0 <= p < len(self.backend.prompts): raise ValueError(f"prompt must be {allowed}, got {p!r}")
-        if self.w_text.value: self.w_text.value = ''
-        self.w_prompt.value = p
-    elif isinstance(p, str) and not self.exact: self.w_text.value = p
+    if isinstance(p, int) and not isinstance(p, bool) and 0 <= p < len(self.backend.prompts):
+        with self._quiet(): self.w_prompt.value, self.w_source.value = p, 'list'
+    elif isinstance(p, str) and not self.exact:
+        with self._quiet(): self.w_text.value, self.w_source.value = p, 'typed'
     else: raise ValueError(f"prompt must be {allowed}, got {p!r}")
+    self._on_input()
 
-AlphaExplorer.alpha = property(lambda self: float(self.w_alpha.value), lambda self, v: setattr(self.w_alpha, 'value', _check_slider_alpha(v)),
-                               doc="α; setting it moves the slider (and re-samples when `auto`)")
-AlphaExplorer.n = property(lambda self: int(self.w_n.value), lambda self, v: setattr(self.w_n, 'value', _check_n(v)), doc="samples per method")
+def _knob(widget:str, check, doc:str)->property:
+    "A property that reads `self.<widget>.value` and sets it after `check(value)` (a ValueError names the argument)."
+    return property(lambda self: getattr(self, widget).value, lambda self, v: setattr(getattr(self, widget), 'value', check(v)), doc=doc)
+
+AlphaExplorer.alpha = _knob('w_alpha', _check_slider_alpha, "α; setting it moves the slider (and re-samples when `auto`)")
+AlphaExplorer.n = _knob('w_n', _check_n, "samples per method")
+AlphaExplorer.seed = _knob('w_seed', lambda v: _check_int(v, 'seed', *SEED_RANGE), "RNG seed (real LMs)")
+AlphaExplorer.budget = _knob('w_budget', lambda v: _check_int(v, 'budget', *BUDGET_RANGE),
+                             "SIR proposals / MH steps per block / SMC particles (real LMs)")
+AlphaExplorer.max_new_tokens = _knob('w_tokens', lambda v: _check_int(v, 'max_new_tokens', *TOKENS_RANGE),
+                                     "maximum |y| (real LMs)")
 AlphaExplorer.methods = property(lambda self: tuple(m for m, w in self.w_methods.items() if w.value), AlphaExplorer._set_methods, doc="ticked methods")
 AlphaExplorer.prompt = property(AlphaExplorer._get_prompt, AlphaExplorer._set_prompt, doc="current prompt dict; set an index or a string")
+
+@patch
+def new_seed(self:AlphaExplorer)->AlphaExplorer:
+    "Draw new samples: the next seed (what the Re-sample button does)."
+    self.seed = self.seed + 1 if self.seed < SEED_RANGE[1] else SEED_RANGE[0]
+    return self
 
 @patch(as_prop=True)
 def results(self:AlphaExplorer)->dict:
@@ -545,8 +693,28 @@ def close(self:AlphaExplorer):
         self.st.closed = True
         self._cv.notify_all()
     for w in {id(w): w for w in [*_walk(self.ui), *self._col_html.values()]}.values(): w.close()
+@patch
+def _pin(self:AlphaExplorer, on:bool):
+    "The pin button changed: keep (a copy of) the shown columns under the live ones, or drop them."
+    with self._cv: results, alpha = dict(self.st.results), self.st.results_alpha
+    self.pinned = (alpha, results) if on and results else None
+    self.w_pinned.value = render_pinned(results, alpha, self.exact) if self.pinned else ''
 
-# %% ../nbs/09_widgets.ipynb #41ca02fb
+@patch
+def pin(self:AlphaExplorer)->AlphaExplorer:
+    "Keep the shown columns on screen, to compare them with another α (what the pin button does)."
+    if self.w_pin.value: self._pin(True)
+    else: self.w_pin.value = True
+    return self
+
+@patch
+def unpin(self:AlphaExplorer)->AlphaExplorer:
+    "Drop the pinned columns."
+    self.w_pin.value = False
+    return self
+
+
+# %% ../nbs/09_widgets.ipynb #681046ff
 _LIVE = weakref.WeakSet() # explorers whose worker may be running: the exit hook stops them
 
 @patch
@@ -567,7 +735,52 @@ def _stop_workers_at_exit(timeout:float=5.0):
 
 atexit.register(_stop_workers_at_exit)
 
-# %% ../nbs/09_widgets.ipynb #f293ad09
+# %% ../nbs/09_widgets.ipynb #4ee8d10e
+EXPORT_COLUMNS = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
+                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
+
+@patch
+def rows(self:AlphaExplorer)->list:
+    "The shown results as plain dicts (keys `EXPORT_COLUMNS`), one per sample, with the inputs that produced them."
+    with self._cv: results, req = dict(self.st.results), self.st.results_req
+    return [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
+                 n=req.n, budget=req.budget, max_new_tokens=req.max_new_tokens, rank=i, text=s.text, length=s.length,
+                 truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct)
+            for m, r in results.items() for i, s in enumerate(r.samples)]
+
+@patch
+def to_frame(self:AlphaExplorer):
+    "The shown results as a pandas DataFrame (needs pandas), one row per sample."
+    import pandas as pd
+    return pd.DataFrame(self.rows(), columns=EXPORT_COLUMNS)
+
+def _as_csv(rows:list)->str:
+    out = io.StringIO()
+    w = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator='\n')
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue()
+
+def _as_json(rows:list)->str: return json.dumps(rows, ensure_ascii=False, indent=1)
+
+@patch
+def export(self:AlphaExplorer, path:str|Path, # a '.csv' or '.json' file to write
+          )->Path:
+    "Write the shown results (`rows()`) to CSV or JSON (a list of records), by the suffix of `path`; returns the path."
+    path = Path(path)
+    if path.suffix not in ('.csv', '.json'): raise ValueError(f"path must end in '.csv' or '.json', got {str(path)!r}")
+    path.write_text((_as_csv if path.suffix == '.csv' else _as_json)(self.rows()), encoding='utf-8')
+    return path
+
+def render_downloads(rows:list)->str:
+    "HTML links that download `rows` as CSV and as JSON."
+    link = lambda data, mime, name: (f'<a download="{name}" href="data:{mime};base64,{base64.b64encode(data.encode()).decode()}" '
+                                     f'class="pf-download">{name}</a>')
+    return (f'<span style="font-size:12px">export the shown results: {link(_as_csv(rows), "text/csv", "alpha_explorer.csv")} · '
+            f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
+
+
+# %% ../nbs/09_widgets.ipynb #96f3de0e
 def default_prompts()->list:
     "The picker's default prompts: held-out arithmetic problems (with answers), then one creative prompt of each kind and more."
     from powerflow_nb.data import arithmetic, creative
@@ -592,13 +805,14 @@ def _attach_adapters(model, adapters:dict):
         else: model.load_adapter(str(path), adapter_name=name)
     return model.eval()
 
+COST_RANK = {'base': 1, 'temperature': 2, 'sir': 3, 'smc': 4, 'mh': 5} # order of computation of uncached columns (adapters: 1)
+CACHE_SIZE = 64 # columns' draws kept per backend (least recently used dropped first)
+
 class LMBackend:
-    "Sampled results on a real LM: base, temperature 1/α, SIR, MH, SMC and trained adapters."
+    "Sampled results on a real LM: base, temperature 1/α, SIR, MH, SMC and trained adapters, with a cache of draws."
     exact = False
-    def __init__(self, model, prompts=None, adapters=None, max_new_tokens:int=48, budget:int|None=None):
+    def __init__(self, model, prompts=None, adapters=None):
         from powerflow_nb.lm import HFDecoder
-        max_new_tokens = _check_count(max_new_tokens, 'max_new_tokens')
-        budget = _check_count(budget, 'budget', allow_none=True)
         self.adapters = _check_adapters(adapters)
         model, self.tokenizer = _as_model(model)
         self.model = _attach_adapters(model, self.adapters)
@@ -606,32 +820,119 @@ class LMBackend:
         self.prompts = as_prompts(prompts if prompts is not None else default_prompts())
         self.methods = {**LM_METHODS, **{k: f"adapter {k} (trained at α = {a:g})" for k, (_, a) in self.adapters.items()}}
         self.default_methods = tuple(m for m in LM_METHODS if m != 'mh')  # MH is sequential: slowest on CPU, tick it when wanted
-        self.max_new_tokens, self.budget = max_new_tokens, budget
         self.device = next(self.model.parameters()).device
+        self.cache = OrderedDict() # column key -> `Draw`
+        self.computed = [] # keys of the draws actually computed (not served from the cache), in order
+        self.forward_passes = 0 # decoder forward passes run for columns
+        self._next = {} # prompt -> base next-token log-probs
 
     def token_names(self, ids:list)->list: return [self.tokenizer.decode([i]) for i in ids]
 
     def next_token(self, req:Request)->torch.Tensor:
-        "Base next-token log-probs [V] after the prompt (adapters off)."
+        "Base next-token log-probs [V] after the prompt (adapters off), cached per prompt."
         from powerflow_nb.lm import base_model
-        with torch.no_grad(), base_model(self.model): return self.decoder.start([req.prompt['prompt']])[1][0].double().cpu()
+        p = req.prompt['prompt']
+        if p not in self._next:
+            with torch.no_grad(), base_model(self.model): self._next[p] = self.decoder.start([p])[1][0].double().cpu()
+        return self._next[p]
 
-# %% ../nbs/09_widgets.ipynb #d5d9bf96
+
+# %% ../nbs/09_widgets.ipynb #aa14d83d
+@dataclass
+class Draw:
+    "The raw samples of one column (what the cache keeps); weights and marks at an α are computed from it when shown."
+    texts:list # completions as text
+    pieces:list # per sample: [(token text, base probability)], EOS shown as '⏎'
+    lengths:list # |y|, EOS included when generated
+    logp:torch.Tensor # [B] total base log p(y|x), float64 on the CPU
+    truncated:list # per sample: stopped at max new tokens without EOS
+    cost:float # forward tokens per sample
+    diagnostics:dict # the sampler's float diagnostics (ess, ...)
+    def take(self, idx:list, cost:float, diagnostics:dict)->Draw:
+        "The samples at `idx` (in that order), with the cost and diagnostics of the method that chose them."
+        return Draw([self.texts[i] for i in idx], [self.pieces[i] for i in idx], [self.lengths[i] for i in idx], self.logp[idx],
+                    [self.truncated[i] for i in idx], cost, diagnostics)
+
+def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i owns rows [i·budget, (i+1)·budget)
+             alpha:float, # the power α
+             n:int, # runs: one sample each
+             budget:int, # proposals per run
+             generator:torch.Generator|None=None, # RNG of the resampling
+            )->Draw:
+    "SIR at α from cached proposals: weights p^(α-1) within each run, one sample per run (as `samplers.sample_sir`)."
+    from powerflow_nb.samplers import resample_index, ess
+    logw = ((alpha - 1) * proposals.logp).view(n, budget)
+    idx = (resample_index(logw, 1, generator)[:, 0] + torch.arange(n) * budget).tolist()
+    e = ess(logw)
+    return proposals.take(idx, proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
+
+
+# %% ../nbs/09_widgets.ipynb #36392431
 @patch
-def _sample(self:LMBackend, method:str, req:Request, dec):
-    "PowerSamples for one column (adapters: T = 1 from the adapter, log p re-scored under the base model)."
+def column_key(self:LMBackend, method:str, req:Request)->tuple:
+    "Cache key of a column's draw: the inputs it depends on (temperature and the power samplers at α = 1: the base draw's)."
+    inputs = (req.prompt['prompt'], req.seed, req.n, req.max_new_tokens)
+    if method in self.adapters: return (method, *inputs)
+    if method == 'base' or req.alpha == 1: return ('base', *inputs)
+    return (method, *inputs, req.alpha) + (() if method == 'temperature' else (req.budget,))
+
+@patch
+def _proposals_key(self:LMBackend, req:Request)->tuple:
+    "Cache key of SIR's proposals: n·budget samples of p, whatever α is."
+    return ('sir proposals', req.prompt['prompt'], req.seed, req.n, req.max_new_tokens, req.budget)
+
+@patch
+def rank(self:LMBackend, method:str, req:Request)->int:
+    "Order of computation: cached columns first (0), then by cost; SIR with cached proposals counts as cheap."
+    if self.column_key(method, req) in self.cache: return 0
+    if method == 'sir' and self._proposals_key(req) in self.cache: return 1
+    return COST_RANK.get(method, 1)
+
+@patch
+def _cached(self:LMBackend, key:tuple, make)->tuple:
+    "(draw, was cached): the draw under `key`, made by `make()` and remembered when missing (LRU, `CACHE_SIZE`)."
+    if key in self.cache:
+        self.cache.move_to_end(key)
+        return self.cache[key], True
+    self.cache[key] = draw = make()
+    self.computed.append(key)
+    while len(self.cache) > CACHE_SIZE: self.cache.popitem(last=False)
+    return draw, False
+
+
+# %% ../nbs/09_widgets.ipynb #65143bec
+@patch
+def _to_draw(self:LMBackend, ps, req:Request)->Draw:
+    "A `Draw` from `PowerSamples` (texts, per-token pieces, truncation flags)."
+    eos, T = self.decoder.eos_id, req.max_new_tokens
+    ids = [t[:l].tolist() for t, l in zip(ps.tokens.cpu(), ps.lengths.cpu().tolist())]
+    lp = ps.logp.detach().double().cpu()
+    pieces = [list(zip(['⏎' if i == eos else s for i, s in zip(row, self.tokenizer.batch_decode([[i] for i in row]))],
+                       lp[b, :len(row)].exp().tolist())) for b, row in enumerate(ids)]
+    diag = {k: v for k, v in ps.diagnostics.items() if isinstance(v, float)}
+    return Draw(self.tokenizer.batch_decode(ids, skip_special_tokens=True), pieces, [len(r) for r in ids], lp.sum(-1),
+                [len(r) == T and (not r or r[-1] != eos) for r in ids], ps.cost, diag)
+
+@patch
+def _sample(self:LMBackend, kind:str, req:Request, dec)->Draw:
+    "Draw the samples of `kind` (a method, or 'base' for the α = 1 short-cut); SIR re-weights cached proposals."
     from powerflow_nb.samplers import power_sample
     from powerflow_nb.lm import base_model
-    g = torch.Generator(device=self.device).manual_seed(req.seed)
-    prompts, kw = [req.prompt['prompt']], dict(n=req.n, max_new_tokens=self.max_new_tokens, generator=g)
-    if method in self.adapters:
-        self.model.set_adapter(method)
-        ps = power_sample(dec, prompts, 1.0, 'temperature', **kw)
+    g = lambda: torch.Generator(device=self.device).manual_seed(req.seed)
+    prompts, kw = [req.prompt['prompt']], dict(max_new_tokens=req.max_new_tokens)
+    if kind in self.adapters:
+        self.model.set_adapter(kind)
+        ps = power_sample(dec, prompts, 1.0, 'temperature', n=req.n, generator=g(), **kw)
         ps.logp = self._base_logp(req.prompt['prompt'], ps.tokens, ps.lengths)
-        return ps
+        return self._to_draw(ps, req)
     with base_model(self.model):
-        if method == 'base': return power_sample(dec, prompts, 1.0, 'temperature', **kw)
-        return power_sample(dec, prompts, req.alpha, method, budget=None if method == 'temperature' else self.budget, **kw)
+        if kind == 'sir':
+            props, _ = self._cached(self._proposals_key(req), lambda: self._to_draw(
+                power_sample(dec, prompts, 1.0, 'temperature', n=req.n * req.budget, generator=g(), **kw), req))
+            return sir_from(props, req.alpha, req.n, req.budget, torch.Generator().manual_seed(req.seed))
+        if kind == 'base': return self._to_draw(power_sample(dec, prompts, 1.0, 'temperature', n=req.n, generator=g(), **kw), req)
+        budget = None if kind == 'temperature' else req.budget
+        return self._to_draw(power_sample(dec, prompts, req.alpha, kind, n=req.n, budget=budget, generator=g(), **kw), req)
 
 @patch
 def _base_logp(self:LMBackend, prompt, tokens:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
@@ -641,19 +942,32 @@ def _base_logp(self:LMBackend, prompt, tokens:torch.Tensor, lengths:torch.Tensor
     cmask = torch.arange(tokens.shape[1], device=lengths.device) < lengths[:, None]
     with base_model(self.model): return score(self.model, ids.to(self.device), mask.to(self.device), tokens.to(self.device), cmask.to(self.device))
 
+
+# %% ../nbs/09_widgets.ipynb #f703d855
 @patch
 def run(self:LMBackend, method:str, req:Request, check, on_step=None)->MethodResult:
-    "Sample one column at `req.alpha` and summarise it."
+    "The column of `method` at `req.alpha`: from the cache, or sampled (and cached)."
+    def tick():
+        self.forward_passes += 1
+        if on_step is not None: on_step()
+    key = self.column_key(method, req)
+    draw, cached = self._cached(key, lambda: self._sample(key[0], req, CancellableDecoder(self.decoder, check, tick)))
+    shortcut = method in POWER_METHODS and req.alpha == 1
+    note = ' · '.join(n for n, on in [('cached', cached), ('α = 1: base sampling', shortcut)] if on)
+    return self._result(method, draw, req, note)
+
+@patch
+def _result(self:LMBackend, method:str, d:Draw, req:Request, note:str='')->MethodResult:
+    "Samples and metrics of a draw at `req.alpha`, graded when the prompt has an answer."
     from powerflow_nb.data import is_correct
-    ps = self._sample(method, req, CancellableDecoder(self.decoder, check, on_step))
-    lengths, logp = ps.lengths.cpu(), ps.logp.sum(-1).double().cpu()
-    texts = self.tokenizer.batch_decode([t[:l].tolist() for t, l in zip(ps.tokens.cpu(), lengths)], skip_special_tokens=True)
     ans, a = req.prompt['answer'], req.alpha
-    graded = ans is not None and a > 1
-    w = power_weights(logp, a)
-    samples = [Sample(t, int(l), lp, wi, None, is_correct(t, ans) if graded else None) for t, l, lp, wi in zip(texts, lengths.tolist(), logp.tolist(), w.tolist())]
-    metrics = {'mean |y|': lengths.double().mean().item(), 'log p/tok': (logp / lengths.clamp(min=1)).mean().item(),
-               'distinct': len(set(texts)) / len(texts), 'cost': ps.cost}
-    if graded: metrics['accuracy'] = sum(s.correct for s in samples) / len(samples)
-    metrics.update({k: v for k, v in ps.diagnostics.items() if isinstance(v, float)})
-    return MethodResult(method, self.methods[method], samples, metrics, lengths.tolist(), logp.tolist(), a)
+    correct = [is_correct(t, ans) if ans is not None else None for t in d.texts]
+    samples = [Sample(t, l, lp, w, None, c, a, tr, pc) for t, l, lp, w, c, tr, pc in
+               zip(d.texts, d.lengths, d.logp.tolist(), power_weights(d.logp, a).tolist(), correct, d.truncated, d.pieces)]
+    L = torch.tensor(d.lengths, dtype=torch.float64)
+    metrics = {'mean |y|': L.mean().item(), 'log p/tok': (d.logp / L.clamp(min=1)).mean().item(), 'distinct': len(set(d.texts)),
+               'cut': sum(d.truncated), 'cost': d.cost}
+    if ans is not None: metrics['accuracy'] = sum(correct) / len(correct)
+    metrics.update(d.diagnostics)
+    return MethodResult(method, self.methods[method], samples, metrics, list(d.lengths), d.logp.tolist(), a, note=note)
+

@@ -61,14 +61,17 @@ EXPLORER_CASES = [  # (AlphaExplorer keyword arguments on a toy LM, expected mes
     (dict(n=True), 'n must be an int in [1, 32] (the samples slider\'s range), got True'),
     (dict(n=2.5), 'got 2.5'),
     (dict(n='4'), "got '4'"),
-    (dict(budget=0), 'budget must be None or an int >= 1, got 0'),
-    (dict(budget=-3), 'budget must be None or an int >= 1, got -3'),
-    (dict(budget=1.5), 'budget must be None or an int >= 1, got 1.5'),
-    (dict(budget=True), 'budget must be None or an int >= 1, got True'),
-    (dict(max_new_tokens=0), 'max_new_tokens must be an int >= 1, got 0'),
-    (dict(max_new_tokens=-1), 'max_new_tokens must be an int >= 1, got -1'),
-    (dict(max_new_tokens=None), 'max_new_tokens must be an int >= 1, got None'),
-    (dict(seed='x'), "seed must be an int, got 'x'"),
+    (dict(budget=0), "budget must be an int in [1, 256] (its box's range), got 0"),
+    (dict(budget=-3), 'budget must be an int in [1, 256]'),
+    (dict(budget=1.5), 'budget must be an int in [1, 256] (its box\'s range), got 1.5'),
+    (dict(budget=True), 'got True'),
+    (dict(budget=None), 'got None'),
+    (dict(budget=257), 'got 257'),
+    (dict(max_new_tokens=0), "max_new_tokens must be an int in [1, 1024] (its box's range), got 0"),
+    (dict(max_new_tokens=-1), 'got -1'),
+    (dict(max_new_tokens=None), 'got None'),
+    (dict(seed='x'), "seed must be an int in [0, 2147483647] (its box's range), got 'x'"),
+    (dict(seed=-1), 'got -1'),
     (dict(alpha=0.05), "alpha must be in [0.1, 10.0] (the slider's range), got 0.05"),
     (dict(alpha=20), 'alpha must be in [0.1, 10.0]'),
     (dict(alpha=0), 'alpha must be a finite number > 0, got 0'),
@@ -90,9 +93,7 @@ def test_cheap_arguments_are_checked_before_the_model_is_loaded():
     for kw, msg in [(dict(n=0), 'n must be'), (dict(budget=0), 'budget must be'),
                     (dict(max_new_tokens=0), 'max_new_tokens must be')]:
         with pytest.raises(ValueError, match=msg): AlphaExplorer('/no/such/model', auto=False, **kw)
-    with pytest.raises(ValueError, match='budget must be None or an int >= 1, got 0'): LMBackend(object(), budget=0)
-    with pytest.raises(ValueError, match='max_new_tokens must be an int >= 1, got True'):
-        LMBackend(object(), max_new_tokens=True)
+    with pytest.raises(ValueError, match='model must be a ToyLM, a model name or path'): LMBackend(object())
 
 @pytest.fixture(scope='module')
 def toy_explorer():
@@ -108,7 +109,10 @@ SETTER_CASES = [('n', 0, 'n must be an int in [1, 32]'), ('n', N_RANGE[1] + 1, '
                 ('alpha', 10.5, 'alpha must be in [0.1, 10.0]'), ('alpha', -1, 'alpha must be a finite number > 0'),
                 ('methods', ['mh'], 'methods must be a non-empty subset'),
                 ('prompt', 7, 'prompt must be an index in [0, 1)'),
-                ('prompt', 'free text', 'prompt must be an index in [0, 1), got')]
+                ('prompt', 'free text', 'prompt must be an index in [0, 1), got'),
+                ('seed', -1, 'seed must be an int in [0, 2147483647]'), ('seed', 1.5, 'got 1.5'),
+                ('budget', 0, 'budget must be an int in [1, 256]'), ('budget', 300, 'got 300'),
+                ('max_new_tokens', 0, 'max_new_tokens must be an int in [1, 1024]'), ('max_new_tokens', None, 'got None')]
 
 @pytest.mark.parametrize('attr, value, msg', SETTER_CASES, ids=[f"{a}={v!r}" for a, v, _ in SETTER_CASES])
 def test_explorer_setters_refuse(toy_explorer, attr, value, msg):

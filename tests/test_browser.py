@@ -1,10 +1,17 @@
 """Real-browser test of the α explorer: JupyterLab + Debian Chromium driven by Playwright.
 
 Starts JupyterLab on 127.0.0.1 (random port, random token, throwaway config/runtime/settings dirs), writes a notebook
-that shows an `AlphaExplorer` on a toy LM, runs all cells from the menu, moves α (preset button, then the keyboard on
-the slider handle) and checks that the columns and the figure changed, that the shown results are for the slider's
-α, and that no error is shown. A screenshot is saved under the test's tmp_path (printed; copied to
-$POWERFLOW_ARTIFACTS when set). The server (and its kernels) is always shut down.
+and runs all its cells from the menu.
+
+* Toy LM: moves α (preset button, then the keyboard on the slider handle) and checks that the columns and the figure
+  changed, that the shown results are for the slider's α, and that no error is shown; then reloads the page and checks
+  that the figure and columns render again (widget state restored); then, at a laptop-size viewport (1280×800), that
+  the figure fits its container with the legend and both axis titles visible and that no two columns overlap.
+* `tiny_lm` (a real, random LM): Re-sample changes the samples (and the seed), and ticking a method computes that
+  method only (the other columns say they came from the cache).
+
+Screenshots are saved under the test's tmp_path (printed; copied to $POWERFLOW_ARTIFACTS when set). The server (and
+its kernels) is always shut down.
 
 Needs /usr/bin/chromium (`apt-get install -y chromium chromium-driver`; .ci/run installs it). Set
 POWERFLOW_SKIP_BROWSER=1 to skip it explicitly on a machine without Chromium.
@@ -20,18 +27,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 if os.environ.get("POWERFLOW_SKIP_BROWSER") == "1": pytest.skip("POWERFLOW_SKIP_BROWSER=1", allow_module_level=True)
 
-NOTEBOOK_CELLS = [
+TOY_CELLS = [
     "from powerflow_nb.toy import random_toy\nfrom powerflow_nb.widgets import AlphaExplorer",
     "ex = AlphaExplorer(random_toy(vocab_size=5, max_len=5, sharpness=1.5, eos_logit=0.5, seed=3), n=4)\nex",
+]
+LM_CELLS = [
+    "from powerflow_nb.lm import tiny_lm\nfrom powerflow_nb.widgets import AlphaExplorer",
+    "ex = AlphaExplorer(tiny_lm(seed=0), prompts=['What is 2+3?'], methods=['base', 'sir'], alpha=2.0, n=3, max_new_tokens=8, budget=2)\nex",
 ]
 
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
-def _write_notebook(path):
+def _write_notebook(path, sources):
     cells = [{"cell_type": "code", "id": f"cell{i}", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-             for i, src in enumerate(NOTEBOOK_CELLS)]
+             for i, src in enumerate(sources)]
     nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
           "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}}
     path.write_text(json.dumps(nb))
@@ -101,75 +112,155 @@ def _assert_no_error(page):
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     assert not any("Traceback" in o or "Error" in o for o in outputs), outputs
 
-def test_alpha_explorer_in_jupyterlab(jupyter_lab, tmp_path):
+def _open(page, lab, name):
+    "Open notebook `name` in JupyterLab and wait until its kernel is idle."
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    page.wait_for_timeout(500)
+    if page.locator(".jp-Dialog").count():  # a kernel-selection dialog despite the setting: accept the default
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+    # the kernel is connected and idle (status bar: "Python 3 (ipykernel) | Idle")
+    from playwright.sync_api import expect
+    expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first).to_be_visible(timeout=60_000)
+
+def _run_all(page):
+    "Run > Run All Cells, from the menu bar."
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+def _title_is(page, text, timeout=30_000):
+    page.wait_for_function(f"document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === '{text}'", timeout=timeout)
+
+def _browser_session(lab, tmp_path, name, cells, body):
+    "Write `cells` into notebook `name`, open it in headless Chromium, run all cells and call `body(page, console)`."
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium chromium-driver (or set POWERFLOW_SKIP_BROWSER=1)")
-    from playwright.sync_api import sync_playwright, expect
-    _write_notebook(jupyter_lab["root"] / "explorer.ipynb")
-    shot = tmp_path / "alpha_explorer.png"
+    from playwright.sync_api import sync_playwright
+    _write_notebook(lab["root"] / name, cells)
     t0, console = time.time(), []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-            page.goto(f"{jupyter_lab['url']}/lab/tree/explorer.ipynb?token={jupyter_lab['token']}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-            page.wait_for_timeout(500)
-            if page.locator(".jp-Dialog").count():  # a kernel-selection dialog despite the setting: accept the default
-                page.locator(".jp-Dialog .jp-mod-accept").click()
-            # the kernel is connected and idle (status bar: "Python 3 (ipykernel) | Idle")
-            expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first).to_be_visible(timeout=60_000)
-            # Run > Run All Cells, from the menu bar
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            _open(page, lab, name)
+            _run_all(page)
             t_run = time.time()
-            page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done']", timeout=60_000)
+            page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done']", timeout=120_000)
             print(f"\nJupyterLab page ready after {t_run - t0:.1f} s; first explorer result {time.time() - t_run:.1f} s after Run All")
-            page.wait_for_selector(".pf-explorer .js-plotly-plot .barlayer path", timeout=30_000)
-            page.wait_for_function("document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = 1.00'", timeout=30_000)
-            _assert_no_error(page)
-            before = _snapshot(page)
-            assert _status(page) == ("done", "1.00")
-            assert page.locator(".pf-explorer .pf-col[data-alpha='1.00']").count() == 4
-
-            t_move = time.time()
-            # 1. a preset button: α = 4
-            page.locator(".pf-explorer .pf-preset", has_text="α = 4").click()
-            page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done'][data-alpha='4.00']", timeout=30_000)
-            page.wait_for_function("document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = 4.00'", timeout=30_000)
-            after = _snapshot(page)
-            assert after[0] != before[0], "the columns did not change when α moved from 1 to 4"
-            assert after[2] != before[2], "the figure's bars did not change when α moved from 1 to 4"
-            assert page.locator(".pf-explorer .pf-col[data-alpha='4.00']").count() == 4
-            assert page.locator(".pf-explorer .pf-col:not([data-alpha='4.00'])").count() == 0, "a stale column is shown"
-            _assert_no_error(page)
-
-            # 2. the keyboard on the slider handle: five steps down, pressed quickly
-            handle = page.locator(".pf-explorer .pf-alpha .noUi-handle").first
-            handle.focus()
-            for _ in range(5): page.keyboard.press("ArrowLeft")
-            readout = page.locator(".pf-explorer .pf-alpha .widget-readout").first
-            expect(readout).not_to_have_text("4.00", timeout=10_000)
-            page.wait_for_timeout(300)  # let the last key's change reach the kernel
-            shown = readout.text_content().strip()
-            page.wait_for_selector(f".pf-explorer .pf-status-text[data-state='done'][data-alpha='{shown}']", timeout=30_000)
-            page.wait_for_function(f"document.querySelector('.pf-explorer .js-plotly-plot .gtitle')?.textContent === 'α = {shown}'", timeout=30_000)
-            assert float(shown) < 4.0
-            assert page.locator(f".pf-explorer .pf-col:not([data-alpha='{shown}'])").count() == 0, "a stale column is shown"
-            assert _snapshot(page)[2] != after[2], "the figure did not change after the keyboard moved α"
-            _assert_no_error(page)
-            print(f"moving α and checking: {time.time() - t_move:.1f} s")
-            page.locator(".pf-explorer").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(shot), full_page=True)
+            body(page, console)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             print("\n".join(console[-30:]))
-            print(f"\nfailure screenshot: {tmp_path / 'failure.png'}\nserver log: {jupyter_lab['log']}")
+            print(f"\nfailure screenshot: {tmp_path / 'failure.png'}\nserver log: {lab['log']}")
             raise
         finally:
             browser.close()
-    print(f"\nscreenshot: {shot} (browser part {time.time() - t0:.1f} s)")
+    print(f"browser part {time.time() - t0:.1f} s")
+
+def _keep(shot):
+    print(f"screenshot: {shot}")
     if os.environ.get("POWERFLOW_ARTIFACTS"):
         os.makedirs(os.environ["POWERFLOW_ARTIFACTS"], exist_ok=True)
         shutil.copy(shot, os.environ["POWERFLOW_ARTIFACTS"])
+
+def _overlap(a, b):
+    "True if two bounding boxes overlap (by more than a pixel)."
+    return (min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"]) > 1 and
+            min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"]) > 1)
+
+def test_alpha_explorer_in_jupyterlab(jupyter_lab, tmp_path):
+    from playwright.sync_api import expect
+    shot, laptop = tmp_path / "alpha_explorer.png", tmp_path / "alpha_explorer_1280x800.png"
+    def body(page, console):
+        page.wait_for_selector(".pf-explorer .js-plotly-plot .barlayer path", timeout=30_000)
+        _title_is(page, 'α = 1.00')
+        _assert_no_error(page)
+        before = _snapshot(page)
+        assert _status(page) == ("done", "1.00")
+        assert page.locator(".pf-explorer .pf-col[data-alpha='1.00']").count() == 4
+
+        t_move = time.time()
+        # 1. a preset button: α = 4
+        page.locator(".pf-explorer .pf-preset", has_text="α = 4").click()
+        page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done'][data-alpha='4.00']", timeout=30_000)
+        _title_is(page, 'α = 4.00')
+        after = _snapshot(page)
+        assert after[0] != before[0], "the columns did not change when α moved from 1 to 4"
+        assert after[2] != before[2], "the figure's bars did not change when α moved from 1 to 4"
+        assert page.locator(".pf-explorer .pf-col[data-alpha='4.00']").count() == 4
+        assert page.locator(".pf-explorer .pf-col:not([data-alpha='4.00'])").count() == 0, "a stale column is shown"
+        _assert_no_error(page)
+
+        # 2. the keyboard on the slider handle: five steps down, pressed quickly
+        handle = page.locator(".pf-explorer .pf-alpha .noUi-handle").first
+        handle.focus()
+        for _ in range(5): page.keyboard.press("ArrowLeft")
+        readout = page.locator(".pf-explorer .pf-alpha .widget-readout").first
+        expect(readout).not_to_have_text("4.00", timeout=10_000)
+        page.wait_for_timeout(300)  # let the last key's change reach the kernel
+        shown = readout.text_content().strip()
+        page.wait_for_selector(f".pf-explorer .pf-status-text[data-state='done'][data-alpha='{shown}']", timeout=30_000)
+        _title_is(page, f'α = {shown}')
+        assert float(shown) < 4.0
+        assert page.locator(f".pf-explorer .pf-col:not([data-alpha='{shown}'])").count() == 0, "a stale column is shown"
+        moved = _snapshot(page)
+        assert moved[2] != after[2], "the figure did not change after the keyboard moved α"
+        _assert_no_error(page)
+        print(f"moving α and checking: {time.time() - t_move:.1f} s")
+        page.locator(".pf-explorer").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shot), full_page=True)
+
+        # 3. save, then reload the page: the widget state comes back from the kernel, figure included
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).click()
+        page.wait_for_selector(".lm-TabBar-tab.jp-mod-dirty", state="detached", timeout=30_000)
+        page.reload()
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        page.wait_for_selector(".pf-explorer .js-plotly-plot .barlayer path", timeout=60_000)
+        _title_is(page, f'α = {shown}')
+        assert _snapshot(page) == moved, "after a reload the explorer does not show what it showed before"
+        assert not any("Failed to initialize model" in c for c in console), console
+
+        # 4. a laptop screen: the figure fits its container, its legend and both axis titles are on screen, no columns overlap
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.wait_for_timeout(1000)  # the figure re-lays itself out for the narrower container
+        page.locator(".pf-explorer .pf-figure .js-plotly-plot").first.scroll_into_view_if_needed()
+        box = page.locator(".pf-explorer .pf-figure").first.bounding_box()
+        plot = page.locator(".pf-explorer .pf-figure .js-plotly-plot .main-svg").first.bounding_box()
+        assert plot["x"] >= box["x"] - 1 and plot["x"] + plot["width"] <= min(box["x"] + box["width"], 1280) + 1, (plot, box)
+        visible = [page.locator(".pf-explorer .js-plotly-plot " + sel).first.bounding_box() for sel in (".legend", ".xtitle", ".x2title")]
+        for b in visible: assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 1280 and 0 <= b["y"] <= 800, visible
+        cols = [c.bounding_box() for c in page.locator(".pf-explorer .pf-col").all()]
+        assert len(cols) == 4 and not any(_overlap(a, b) for i, a in enumerate(cols) for b in cols[i + 1:]), cols
+        page.screenshot(path=str(laptop))
+    _browser_session(jupyter_lab, tmp_path, "explorer.ipynb", TOY_CELLS, body)
+    _keep(shot)
+    _keep(laptop)
+
+def _texts(page):
+    "The completions shown, per column."
+    return page.locator(".pf-explorer .pf-col table").all_inner_texts()
+
+def test_lm_explorer_resample_and_toggle(jupyter_lab, tmp_path):
+    "On a real (random) LM: Re-sample draws new samples; ticking a method computes that method only."
+    shot = tmp_path / "lm_explorer.png"
+    def body(page, console):
+        done = lambda seed: f".pf-explorer .pf-status-text[data-state='done']:text-matches('seed {seed} ')"
+        page.wait_for_selector(done(0), timeout=60_000)
+        assert page.locator(".pf-explorer .pf-col").count() == 2
+        first = _texts(page)
+        page.locator(".pf-explorer .pf-resample button, .pf-explorer button.pf-resample").first.click()
+        page.wait_for_selector(done(1), timeout=60_000)
+        assert page.locator(".pf-explorer .pf-seed input").first.input_value() == "1"
+        assert _texts(page)[0] != first[0], "Re-sample showed the same base samples"
+        page.locator(".pf-explorer .pf-method-smc input").first.check()
+        page.wait_for_selector(".pf-explorer .pf-col[data-method='smc']:not(.pf-pending)", timeout=60_000)
+        page.wait_for_selector(done(1), timeout=60_000)
+        notes = {m: page.locator(f".pf-explorer .pf-col[data-method='{m}']").first.get_attribute("data-note") for m in ("base", "sir", "smc")}
+        assert notes == {"base": "cached", "sir": "cached", "smc": ""}, notes
+        _assert_no_error(page)
+        page.locator(".pf-explorer").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shot), full_page=True)
+    _browser_session(jupyter_lab, tmp_path, "lm_explorer.ipynb", LM_CELLS, body)
+    _keep(shot)
