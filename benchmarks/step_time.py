@@ -6,8 +6,10 @@ times LA-TB / GRPO, then min / median / max over rounds.
 
     python benchmarks/step_time.py --quick     # smoke test, < 5 min on 2 CPU cores
     python benchmarks/step_time.py             # full, < 60 min on 2 CPU cores
+    python benchmarks/step_time.py --rounds 1 --steps 3 --dtype bfloat16   # both trainers on bf16 weights (LoRA stays fp32)
 """
 import argparse, time
+import torch
 import numpy as np
 from _bench import load, machine, write_json
 from powerflow_nb.toy import format_table
@@ -22,6 +24,7 @@ def main(argv=None):
     ap.add_argument('--rounds', type=int); ap.add_argument('--steps', type=int, help='updates per run (the first is dropped)')
     ap.add_argument('--prompts-per-step', type=int); ap.add_argument('--n-rollouts', type=int); ap.add_argument('--max-new-tokens', type=int)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'], help='weights of the base model, for both trainers')
     a = ap.parse_args(argv)
     d = dict(rounds=1, steps=2, prompts_per_step=1, n_rollouts=4, max_new_tokens=16) if a.quick else dict(rounds=3, steps=4, prompts_per_step=2, n_rollouts=4, max_new_tokens=64)
     for k, v in d.items():
@@ -30,12 +33,15 @@ def main(argv=None):
     cfg = dict(steps=a.steps, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, max_new_tokens=a.max_new_tokens, lr=1e-4)
     times = {'latb': [], 'grpo': []}
     per_round = []
-    def run_latb():
+    def model():
         m, t = load(a.model)
+        return m.to(getattr(torch, a.dtype)), t
+    def run_latb():
+        m, t = model()
         r = train_latb(m, prompts, 4.0, LATBConfig(**cfg, micro_batch=8, seed=a.seed, progress=False, tensorboard=False), tokenizer=t)
         return [h['seconds'] for h in r.history]
     def run_grpo():
-        r = run_grpo_baseline(load(a.model), prompts, reward='correctness', steps=a.steps, num_generations=a.n_rollouts,
+        r = run_grpo_baseline(model(), prompts, reward='correctness', steps=a.steps, num_generations=a.n_rollouts,
                               max_completion_length=a.max_new_tokens, lr=1e-4, prompts_per_step=a.prompts_per_step, micro_batch=8, seed=a.seed)
         return r.step_times
     t0 = time.time()
@@ -53,7 +59,7 @@ def main(argv=None):
     print(format_table(rows, '{:.4g}', ['median_s', 'min_s', 'max_s', 'updates']))
     print(f"(ratio row: min/median/max over {a.rounds} rounds of median LA-TB time / median GRPO time; goal <= 1.10)")
     res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio, wall_s=time.time() - t0)
-    print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
+    print('wrote', write_json(__file__, res, ('_quick' if a.quick else '') + ('' if a.dtype == 'float32' else '_' + a.dtype)))
     return res
 
 if __name__ == '__main__': main()
