@@ -17,7 +17,7 @@ import torch
 from _bench import machine, write_json
 from powerflow_nb.toy import format_table
 from powerflow_nb.lm import load_lm, char_tokenizer
-from powerflow_nb.train import LATBConfig, train_latb, make_policy, rollout
+from powerflow_nb.train import LATBConfig, train_latb, make_policy, rollout, train_autocast
 
 QWEN2_1_5B = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
                   vocab_size=151936, max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=1e6)
@@ -56,8 +56,7 @@ def agreement(folder, quantize, device, cfg, prompts)->dict:
     torch.manual_seed(0)
     b = rollout(policy, policy.prompts(prompts, cfg), list(range(cfg.prompts_per_step)), cfg)
     s, m = b.samples, b.samples.completion_mask.to(b.base_logp.device)
-    amp = torch.autocast('cuda', dtype=torch.bfloat16) if b.base_logp.device.type == 'cuda' and cfg.bf16 else torch.autocast('cpu', enabled=False)
-    with torch.no_grad(), amp:  # the training forward exactly as batch_loss runs it
+    with torch.no_grad(), train_autocast(b.base_logp.device, cfg):  # the training forward exactly as batch_loss runs it
         logpi = torch.cat([policy.logprobs(s, r).float() for r in torch.arange(len(s)).split(cfg.micro_batch)])
     logq, base = s.logq.to(logpi.device).float(), b.base_logp.float()
     d = lambda a, c: (a - c)[m].abs()

@@ -16,7 +16,7 @@ same settings; all of seed 0 runs first, so an interrupted run still has every m
 stored texts every time (`--report` only regrades).
 
     python benchmarks/reasoning.py --quick     # smoke test, a few minutes on 2 CPU cores
-    python benchmarks/reasoning.py             # full, resumable (measured: a trained (method, seed) about 4.5 min alone on 2 CPU cores, the SMC row 26 min shared)
+    python benchmarks/reasoning.py             # full, resumable (measured: a trained (method, seed) about 4.5 min alone on 2 CPU cores, the SMC row 26 min shared, the MH row 25 min partly shared)
     python benchmarks/reasoning.py --report    # tables from what reasoning.json holds
 """
 import argparse, time

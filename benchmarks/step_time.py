@@ -31,7 +31,7 @@ def main(argv=None):
         if getattr(a, k) is None: setattr(a, k, v)
     prompts = arithmetic('train', n=a.prompts_per_step * a.steps, levels=(1, 2))
     cfg = dict(steps=a.steps, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, max_new_tokens=a.max_new_tokens, lr=1e-4)
-    times = {'latb': [], 'grpo': []}
+    times, numerics = {'latb': [], 'grpo': []}, []
     per_round = []
     def model():
         m, t = load(a.model)
@@ -39,6 +39,7 @@ def main(argv=None):
     def run_latb():
         m, t = model()
         r = train_latb(m, prompts, 4.0, LATBConfig(**cfg, micro_batch=8, seed=a.seed, progress=False, tensorboard=False), tokenizer=t)
+        numerics.extend({k: h[k] for k in ('clip_frac', 'sampler_gap')} for h in r.history)  # the IS weight under this dtype
         return [h['seconds'] for h in r.history]
     def run_grpo():
         r = run_grpo_baseline(model(), prompts, reward='correctness', steps=a.steps, num_generations=a.n_rollouts,
@@ -58,7 +59,10 @@ def main(argv=None):
     rows['ratio latb/grpo'] = dict(median_s=ratio['median'], min_s=ratio['min'], max_s=ratio['max'], updates=len(per_round))
     print(format_table(rows, '{:.4g}', ['median_s', 'min_s', 'max_s', 'updates']))
     print(f"(ratio row: min/median/max over {a.rounds} rounds of median LA-TB time / median GRPO time; goal <= 1.10)")
-    res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio, wall_s=time.time() - t0)
+    clip, gap = max(n['clip_frac'] for n in numerics), float(np.mean([n['sampler_gap'] for n in numerics]))
+    print(f"LA-TB updates: largest clip fraction {clip:.3f}, mean |log π_θ − log q| per token {gap:.4f} (sampler vs training forward)")
+    res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio,
+               latb_numerics=numerics, wall_s=time.time() - t0)
     print('wrote', write_json(__file__, res, ('_quick' if a.quick else '') + ('' if a.dtype == 'float32' else '_' + a.dtype)))
     return res
 

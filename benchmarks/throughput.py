@@ -6,11 +6,13 @@ Measured side by side (one process, so machine load hits every row alike; read t
   rows and length), with fp32 and bf16 weights: ms per decode step and tokens/s;
 * prefill: one forward pass over rows × prompt tokens; training: forward + backward of `completion_logprobs` with a
   LoRA adapter (the LA-TB update's work), tokens/s;
-* the floors: a decode step must read every weight once (weight bytes / copy bandwidth); prefill and training must do
-  2·N and 6·N flops per token (N parameters) at the measured matmul rate;
+* the floors: a decode step must read every weight once (weight bytes / copy bandwidth); prefill must do 2·N flops per
+  token (N parameters) and training with a frozen base 4·N (forward, and the backward to the inputs; no weight
+  gradients but LoRA's), at the measured matmul rate;
 * with `--trl`: seconds per update of `train_latb` against TRL's `GRPOTrainer` (benchmarks/step_time.py, alternated).
 
-bf16 rows run only where the CPU has native bf16 (AVX512-BF16 or AMX), or on CUDA.
+bf16 rows run by default only where the CPU has native bf16 (AVX512-BF16 or AMX), or on CUDA; `--dtypes float32
+bfloat16` forces both (bf16 is emulated, and slow, elsewhere).
 
     python benchmarks/throughput.py --quick    # smoke test (tiny model), seconds
     python benchmarks/throughput.py            # SmolLM2, about 5 min on 2 CPU cores (add --trl for the GRPO ratio, +10 min)
@@ -48,21 +50,25 @@ def matmul_rate(dtype, n:int=1024)->float:
 def weight_bytes(model)->int: return sum(p.numel() * p.element_size() for p in model.parameters())
 
 def decode_rows(model, tok, prompts, rows:int, new:int)->dict:
-    "The package's sampler and HF generate on the same `rows` × `new` tokens: seconds per decode step (prefill excluded)."
+    """The package's sampler and HF generate on the same `rows` × `new` tokens: seconds per decode step, each method's own
+    prefill cancelled by timing `new` and 1 new token: (t_new − t_1) / (steps − 1)."""
     n = rows // len(prompts)
     ids, mask = encode_prompts(tok, prompts, True)
     ids, mask = ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
-    steps = {}
-    def ours():
-        s = sample(model, tok, prompts, n=n, max_new_tokens=new, seed=0)
-        steps['ours'] = s.completion_ids.shape[1]
-    def hf():
-        out = model.generate(input_ids=ids, attention_mask=mask.long(), do_sample=True, max_new_tokens=new, min_new_tokens=new,
-                             pad_token_id=tok.pad_token_id)
-        steps['hf'] = out.shape[1] - ids.shape[1]
-    pre = timed(lambda: model(input_ids=ids, attention_mask=mask.long(), use_cache=True), reps=3)
-    t_ours, t_hf = timed(ours, reps=2), timed(hf, reps=2)
-    return {'ours': (t_ours - pre) / steps['ours'], 'hf': (t_hf - pre) / steps['hf']}
+    def ours(k):
+        s = sample(model, tok, prompts, n=n, max_new_tokens=k, seed=0)
+        return s.completion_ids.shape[1]
+    def hf(k):
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask.long(), do_sample=True, max_new_tokens=k, min_new_tokens=k,
+                                 pad_token_id=tok.pad_token_id)
+        return out.shape[1] - ids.shape[1]
+    per_step = {}
+    for name, fn in (('ours', ours), ('hf', hf)):
+        steps = {}
+        t = {k: timed(lambda k=k: steps.__setitem__(k, fn(k)), reps=2) for k in (1, new)}
+        per_step[name] = (t[new] - t[1]) / max(steps[new] - steps[1], 1)
+    return per_step
 
 def prefill_rate(model, ids, mask)->float:
     with torch.no_grad(): return ids.numel() / timed(lambda: model(input_ids=ids, attention_mask=mask.long(), use_cache=False))
@@ -86,12 +92,13 @@ def main(argv=None):
     ap.add_argument('--quick', action='store_true', help='tiny model, small sizes')
     ap.add_argument('--rows', type=int, default=8); ap.add_argument('--new-tokens', type=int, default=32)
     ap.add_argument('--prompt-tokens', type=int, default=100); ap.add_argument('--trl', action='store_true', help='also LA-TB vs GRPOTrainer seconds per update')
+    ap.add_argument('--dtypes', nargs='+', choices=['float32', 'bfloat16'], help='weight dtypes to measure (default: float32, and bfloat16 where native)')
     a = ap.parse_args(argv)
     model_name = 'tiny' if a.quick else 'smollm2-135m'
     if a.quick: a.rows, a.new_tokens, a.prompt_tokens = 4, 8, 16
     t0 = time.time()
     bw = copy_bandwidth(0.25 if a.quick else 1.0)
-    dtypes = [torch.float32] + ([torch.bfloat16] if native_bf16() else [])
+    dtypes = [getattr(torch, d) for d in a.dtypes] if a.dtypes else [torch.float32] + ([torch.bfloat16] if native_bf16() else [])
     mm = {str(d).split('.')[-1]: matmul_rate(d, 256 if a.quick else 1024) for d in dtypes}
     print(f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write); matmul " + ', '.join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in mm.items()), flush=True)
     prompts = ['Add 17 and 25.', 'Write a haiku about autumn.']
@@ -111,13 +118,13 @@ def main(argv=None):
         pre = prefill_rate(m, ids, mask)
         rows[f'prefill {name}'] = {'tok/s': pre, 'floor tok/s': mm[name] / (2 * N), 'x floor': mm[name] / (2 * N) / pre}
         tr = train_rate(m, ids, mask, a.prompt_tokens // 2)
-        rows[f'train fwd+bwd {name}'] = {'tok/s': tr, 'floor tok/s': mm[name] / (6 * N), 'x floor': mm[name] / (6 * N) / tr}
+        rows[f'train fwd+bwd {name}'] = {'tok/s': tr, 'floor tok/s': mm[name] / (4 * N), 'x floor': mm[name] / (4 * N) / tr}
         print(format_table({k: v for k, v in rows.items() if name in k}, '{:.4g}', ['ms/step', 'tok/s', 'floor ms/step', 'floor tok/s', 'x floor']), flush=True)
         del m
     cols = ['ms/step', 'tok/s', 'floor ms/step', 'floor tok/s', 'x floor']
     print(format_table(rows, '{:.4g}', cols))
     ratios = {f'ours/hf decode {d}': rows[f'decode {d} ours']['ms/step'] / rows[f'decode {d} hf']['ms/step'] for d in map(lambda x: str(x).split('.')[-1], dtypes)}
-    if len(dtypes) > 1:
+    if {torch.float32, torch.bfloat16} <= set(dtypes):
         ratios.update({'bf16/fp32 decode (ours)': rows['decode bfloat16 ours']['ms/step'] / rows['decode float32 ours']['ms/step'],
                        'fp32/bf16 prefill tok/s': rows['prefill float32']['tok/s'] / rows['prefill bfloat16']['tok/s'],
                        'fp32/bf16 train tok/s': rows['train fwd+bwd float32']['tok/s'] / rows['train fwd+bwd bfloat16']['tok/s']})

@@ -12,8 +12,8 @@ from .decoding import decode
 from .toy import power_logp, tv
 
 # %% auto #0
-__all__ = ['METHODS', 'PowerSamples', 'resample_index', 'ess', 'toy_index', 'empirical_logp', 'sample_temperature', 'sample_sir',
-           'sample_mh', 'sample_smc', 'power_sample', 'tv_vs_budget']
+__all__ = ['METHODS', 'PowerSamples', 'resample_index', 'ess', 'toy_index', 'empirical_logp', 'sample_temperature',
+           'sir_resample', 'sample_sir', 'sample_mh', 'sample_smc', 'power_sample', 'tv_vs_budget']
 
 # %% ../nbs/05_samplers.ipynb #b2717b27
 @dataclass
@@ -122,6 +122,16 @@ def sample_temperature(lm, # a model implementing the decoder protocol
     return PowerSamples(r.tokens, r.lengths, r.logp, pi, 'temperature', a, budget, int(r.lengths.sum()), {})
 
 # %% ../nbs/05_samplers.ipynb #f440304d
+def sir_resample(seq_logp:torch.Tensor, # [G, N] total log p(y|x) of the N proposals of each of G groups
+                 alpha:float, # the power α
+                 n:int, # draws per group (with replacement)
+                 generator:torch.Generator|None=None, # RNG
+                )->tuple:
+    "SIR's selection: `n` rows per group drawn with weights p^(α-1), as flat indices [G·n] into the G·N proposals, and each group's ESS [G]."
+    G, N = seq_logp.shape
+    logw = (alpha - 1) * seq_logp
+    return (resample_index(logw, n, generator) + torch.arange(G, device=seq_logp.device)[:, None] * N).flatten(), ess(logw)
+
 @torch.no_grad()
 def sample_sir(lm, # a model implementing the decoder protocol
                prompts:list, # prompts the model understands
@@ -136,9 +146,7 @@ def sample_sir(lm, # a model implementing the decoder protocol
     _check_int(n, 'n'); N = _check_int(budget, 'budget')
     r = decode(lm, _rows(prompts, N), T, temperature=1.0, generator=generator)
     P, dev = len(prompts), r.lengths.device
-    logw = ((a - 1) * r.logp.double().sum(-1)).view(P, N)
-    idx = (resample_index(logw, n, generator) + torch.arange(P, device=dev)[:, None] * N).flatten()
-    e = ess(logw)
+    idx, e = sir_resample(r.logp.double().sum(-1).view(P, N), a, n, generator)
     return PowerSamples(r.tokens[idx], r.lengths[idx], r.logp[idx], torch.arange(P, device=dev).repeat_interleave(n), 'sir', a, N,
                         int(r.lengths.sum()), {'ess': e.mean().item(), 'ess_min': e.min().item()})
 

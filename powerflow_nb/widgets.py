@@ -860,11 +860,9 @@ def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i 
              generator:torch.Generator|None=None, # RNG of the resampling
             )->Draw:
     "SIR at α from cached proposals: weights p^(α-1) within each run, one sample per run (as `samplers.sample_sir`)."
-    from powerflow_nb.samplers import resample_index, ess
-    logw = ((alpha - 1) * proposals.logp).view(n, budget)
-    idx = (resample_index(logw, 1, generator)[:, 0] + torch.arange(n) * budget).tolist()
-    e = ess(logw)
-    return proposals.take(idx, proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
+    from powerflow_nb.samplers import sir_resample
+    idx, e = sir_resample(proposals.logp.view(n, budget), alpha, 1, generator)
+    return proposals.take(idx.tolist(), proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
 
 # %% ../nbs/09_widgets.ipynb #36392431

@@ -8,8 +8,9 @@ BENCH = Path(__file__).resolve().parents[1] / 'benchmarks'
 @pytest.mark.slow
 @pytest.mark.parametrize('script', ['step_time.py', 'throughput.py', 'reasoning.py', 'creativity.py'])
 def test_benchmark_quick(script):
-    fresh = [] if script in ('step_time.py', 'throughput.py') else ['--fresh']  # resumable benchmarks: start over rather than continue an older quick run
-    p = subprocess.run([sys.executable, str(BENCH / script), '--quick', *fresh], cwd=BENCH, capture_output=True, text=True, timeout=600)
+    # resumable benchmarks start over rather than continue an older quick run; throughput runs its bf16 path on any CPU
+    extra = {'step_time.py': [], 'throughput.py': ['--dtypes', 'float32', 'bfloat16']}.get(script, ['--fresh'])
+    p = subprocess.run([sys.executable, str(BENCH / script), '--quick', *extra], cwd=BENCH, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     out = BENCH / (Path(script).stem + '_quick.json')
     assert out.exists()
@@ -19,6 +20,7 @@ def test_benchmark_quick(script):
     elif script == 'throughput.py':
         assert res['copy_bandwidth'] > 0 and {'decode float32 ours', 'decode float32 hf', 'prefill float32', 'train fwd+bwd float32'} <= set(res['rows'])
         assert all(r['x floor'] > 0 for r in res['rows'].values())
+        assert {'decode bfloat16 ours', 'train fwd+bwd bfloat16'} <= set(res['rows']) and 'bf16/fp32 decode (ours)' in res['ratios']
     else: assert res['table']
 
 @pytest.mark.slow
