@@ -104,7 +104,9 @@ def _snapshot(page):
     "What the user sees: the columns' text and the figure's title and bar heights (as drawn in the SVG)."
     cols = page.locator(".pf-explorer .pf-columns").inner_text()
     title = page.locator(".pf-explorer .js-plotly-plot .gtitle").first.text_content()
-    bars = page.locator(".pf-explorer .js-plotly-plot .barlayer path").evaluate_all("els => els.map(e => e.getAttribute('d'))")
+    paths = page.locator(".pf-explorer .js-plotly-plot .barlayer path").evaluate_all("els => els.map(e => e.getAttribute('d'))")
+    # a bar is "M x0,base V top H x1 V base Z": keep its height, not its x, which follows the container's width
+    bars = [round(float(m[1]) - float(m[2]), 1) for m in (re.match(r"M[-\d.]+,([-\d.]+)V([-\d.]+)H", d) for d in paths) if m]
     return cols, title, bars
 
 def _assert_no_error(page):
