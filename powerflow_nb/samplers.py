@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 import torch
 from .escort import check_alpha
-from .decoding import decode
+from .decoding import decode, draw_tokens
 from .toy import power_logp, tv
 
 # %% auto #0
@@ -151,11 +151,6 @@ def sample_sir(lm, # a model implementing the decoder protocol
                         int(r.lengths.sum()), {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
 # %% ../nbs/05_samplers.ipynb #fe07b550
-def _sample(logq, generator):
-    "One draw per row from log-probs [B, V], with `generator` wherever it lives."
-    gdev = generator.device if generator is not None else logq.device
-    return torch.multinomial(logq.exp().float().to(gdev), 1, generator=generator).squeeze(-1).to(logq.device)
-
 def _splice(old, t, new, fill):
     "Keep old[:, :t] and continue with new[:, :] (then `fill`), row-wise: [C, T]."
     j = torch.arange(old.shape[1], device=old.device)[None] - t[:, None]
@@ -175,7 +170,7 @@ def _replay(lm, rows, tok, lp, lq, t, end, a, generator):
     for s in range(end):
         logq = (a * logp.float()).log_softmax(-1)
         live = (s >= t) & ~done
-        y = torch.where(s < t, tok[:, s], torch.where(live, _sample(logq, generator), lm.eos_id))
+        y = torch.where(s < t, tok[:, s], torch.where(live, draw_tokens(logq, generator), lm.eos_id))
         tok2[:, s] = torch.where(live, y, tok2[:, s])
         lp2[:, s] = torch.where(live, logp.float().gather(-1, y[:, None]).squeeze(-1), lp2[:, s])
         lq2[:, s] = torch.where(live, logq.gather(-1, y[:, None]).squeeze(-1), lq2[:, s])
@@ -271,7 +266,7 @@ def sample_smc(lm, # a model implementing the decoder protocol
             state, logp, tok, lp, L, done = lm.select(state, idx), logp[idx], tok[idx], lp[idx], L[idx], done[idx]
             logw = torch.where(rs[:, None], W.logsumexp(-1, keepdim=True) - math.log(N), W).flatten()
             n_res += int(rs.sum())
-        y = torch.where(done, eos, _sample((a * logp).log_softmax(-1), generator))
+        y = torch.where(done, eos, draw_tokens((a * logp).log_softmax(-1), generator))
         tok[:, t], lp[:, t] = y, torch.where(done, 0., logp.gather(-1, y[:, None]).squeeze(-1))
         L, fwd = L + (~done).long(), fwd + int((~done).sum())
         done = done | (y == eos) | (t + 1 >= T)

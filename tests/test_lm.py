@@ -59,9 +59,17 @@ def test_cache_root_env(monkeypatch, tmp_path):
     monkeypatch.delenv('POWERFLOW_CACHE')
     assert lm.cache_root() == Path('~/.cache/powerflow_nb').expanduser()
 
-def test_local_folder_loads(tiny, tiny_dir):
+@pytest.mark.parametrize('native', [False, True], ids=['cpu-without-bf16', 'cpu-with-bf16'])
+def test_local_folder_loads_in_the_cpus_dtype(tiny, tiny_dir, monkeypatch, native):
+    "The CPU's bf16 flag forced each way: bf16 weights where it is native, float32 where not; both sample and score."
+    monkeypatch.setattr(lm, 'cpu_native_bf16', lambda cpuinfo=None: native)
     m, t = load_lm(tiny_dir, device='cpu')
-    assert torch.equal(m.lm_head.weight, tiny[0].lm_head.weight) and t.padding_side == 'left' and not m.training
+    want = torch.bfloat16 if native else torch.float32
+    assert m.dtype == want and t.padding_side == 'left' and not m.training
+    assert torch.equal(m.lm_head.weight, tiny[0].lm_head.weight.to(want))
+    assert load_lm(tiny_dir, device='cpu', dtype=torch.float32)[0].dtype == torch.float32  # an explicit dtype wins
+    s = sample(m, t, PROMPTS, n=2, max_new_tokens=8, seed=0)
+    assert torch.isfinite(s.logp).all() and (score(m, s) - s.logp).abs().max() < (0.5 if native else 1e-5)
 
 @pytest.mark.parametrize('avx512bf16', [False, True], ids=['cpu-without-avx512bf16', 'cpu-with-avx512bf16'])
 def test_4bit_cpu_one_kernel_whatever_the_cpu(tiny_dir, monkeypatch, avx512bf16):

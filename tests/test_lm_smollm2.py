@@ -1,5 +1,5 @@
 """SmolLM2-135M-Instruct tests (marker `smollm2`): first conversion (after an interrupted one), load from cache in < 5 s,
-4-bit nf4 on CPU, sampling 8 x 32 tokens and scoring them, sample/score agreement. The whole module converts once, into
+4-bit nf4 on CPU, sampling 8 x 32 tokens and scoring them, sample/score agreement (float32), one numerics path in bf16. The whole module converts once, into
 an isolated POWERFLOW_CACHE (the atomic-write test needs it), so it runs the same on a clean clone and on a dev machine."""
 import os, time
 import pytest, torch
@@ -19,7 +19,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def smol(cache):
-    t0 = time.perf_counter(); out = lm.load_lm(device='cpu'); TIMES.setdefault('load_lm (fixture)', time.perf_counter() - t0)
+    t0 = time.perf_counter(); out = lm.load_lm(device='cpu', dtype=torch.float32); TIMES.setdefault('load_lm (fixture)', time.perf_counter() - t0)
     return out
 
 def test_interrupted_conversion_then_first_conversion_then_cached_load(cache, monkeypatch):
@@ -87,3 +87,23 @@ def test_tempered_sample_agrees_and_decoder_protocol(smol):
     ids, mask = lm.encode_prompts(tok, ['Say hello.', 'Count to three.'])
     torch.testing.assert_close(lm.score(model, ids, mask, r.tokens, r.mask), r.logp, atol=1e-3, rtol=0)
     TIMES['tempered sample + decode'] = time.perf_counter() - t0
+
+def test_bf16_one_numerics_path(cache):
+    """bf16 weights (the default on a CPU with native bf16; forced here, so it runs on any CPU). The KV-cache sampler drifts
+    from a full forward by hundredths of a nat per token, but log π_θ and the base log p come from one function: at LoRA
+    init they are equal bit for bit, and a training update's importance weight is exactly 1 (clip fraction 0)."""
+    from powerflow_nb.train import train_latb, prepare_policy, LATBConfig
+    model, tok = lm.load_lm(device='cpu', dtype=torch.bfloat16)
+    prompts = ['Reply with only the number: 23+48=', 'Name a colour.']
+    cfg = LATBConfig(alpha=4.0, steps=1, prompts_per_step=2, n_rollouts=2, max_new_tokens=16, progress=False, tensorboard=False)
+    policy, _ = prepare_policy(model, tok, cfg)
+    s = lm.sample(policy, tok, prompts, n=2, max_new_tokens=16, seed=0)
+    with torch.no_grad(): logpi = lm.completion_logprobs(policy, s.prompt_ids, s.prompt_mask, s.completion_ids, s.completion_mask)
+    with lm.base_model(policy): logp = lm.score(policy, s, batch_size=len(s))
+    assert torch.equal(logpi, logp), (logpi - logp).abs().max()
+    gap = (logpi - s.logp)[s.completion_mask].abs()
+    assert 0 < gap.mean() < 0.1, gap.mean()  # bf16 rounding differs between the two paths, a little
+    fresh, tok2 = lm.load_lm(device='cpu', dtype=torch.bfloat16)
+    r = train_latb(fresh, prompts, 4.0, cfg, tokenizer=tok2)
+    h = r.history[0]
+    assert h['finite'] and h['clip_frac'] == 0 and 0 < h['sampler_gap'] < 0.1, h
