@@ -8,10 +8,12 @@ def machine()->dict:
     return dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, python=sys.version.split()[0])
 
-def load(model:str):
-    "A fresh (model, tokenizer): `tiny` is the random tiny LM (for smoke tests), anything else goes to `load_lm`."
+def load(model:str, dtype:torch.dtype=torch.float32):
+    """A fresh (model, tokenizer): `tiny` is the random tiny LM (for smoke tests), anything else goes to `load_lm`.
+    float32 by default, not `load_lm`'s CPU-dependent default: the studies' stored results were measured in float32, and a
+    rerun or resume must compute the same thing on any CPU. Speed benchmarks pass their dtype."""
     from powerflow_nb.lm import load_lm, tiny_lm
-    return tiny_lm(seed=0) if model == 'tiny' else load_lm(model)
+    return tiny_lm(seed=0) if model == 'tiny' else load_lm(model, dtype=dtype)
 
 def mean_se(xs)->tuple:
     x = np.asarray(xs, dtype=float)

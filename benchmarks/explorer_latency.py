@@ -2,6 +2,7 @@
 
     python benchmarks/explorer_latency.py                  # SmolLM2-135M, default methods, 4 samples × 48 tokens, budget 8
     python benchmarks/explorer_latency.py --model tiny     # smoke test on the random tiny LM
+    python benchmarks/explorer_latency.py --max-new-tokens 32   # issue 15's target: 4 × 32 tokens (explorer_latency_4x32.json)
 
 Drives `AlphaExplorer` from code (no browser), as a user would: the first request at α = 1, then α moves
 (2 → 4 → 0.5 → 1 → 4 again), then ticking MH at α = 4. For each step it records the wall time until the first
@@ -66,7 +67,8 @@ def main():
         cols = ', '.join(f"{m} {r['column_s'][m]:.1f}" for m in r['column_s'] if m in r['computed']) or '(all cached)'
         print(f"{r['step']:<24}{fn:>18}{r['all_s']:>14.2f}{r['forward_passes']:>12}  {cols}")
     out = write_json(__file__, dict(settings=vars(args), machine=machine(), quiet=not others, other_benchmarks=others,
-                                    load_s=load_s, steps=rows), suffix='' if args.model != 'tiny' else '_tiny')
+                                    load_s=load_s, steps=rows),
+                     suffix=('' if args.model != 'tiny' else '_tiny') + ('' if (args.n, args.max_new_tokens) == (4, 48) else f'_{args.n}x{args.max_new_tokens}'))
     print(f"wrote {out}")
 
 if __name__ == '__main__': main()

@@ -34,8 +34,8 @@ def main(argv=None):
     times, numerics = {'latb': [], 'grpo': []}, []
     per_round = []
     def model():
-        m, t = load(a.model)
-        return m.to(getattr(torch, a.dtype)), t
+        m, t = load(a.model, getattr(torch, a.dtype))
+        return m.to(getattr(torch, a.dtype)), t  # (the tiny LM is built in float32)
     def run_latb():
         m, t = model()
         r = train_latb(m, prompts, 4.0, LATBConfig(**cfg, micro_batch=8, seed=a.seed, progress=False, tensorboard=False), tokenizer=t)

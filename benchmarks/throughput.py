@@ -4,12 +4,17 @@ Measured side by side (one process, so machine load hits every row alike; read t
 * the machine: copy bandwidth (a 1 GiB tensor copy; bytes read + written per second) and matmul throughput (fp32, bf16);
 * decode: the package's sampler (`powerflow_nb.lm.sample`, KV cache) and Hugging Face `generate` (sampling, the same
   rows and length), with fp32 and bf16 weights: ms per decode step and tokens/s;
-* prefill: one forward pass over rows × prompt tokens; training: forward + backward of `completion_logprobs` with a
-  LoRA adapter (the LA-TB update's work), tokens/s;
+* drawing one token per row from the 49k-word distribution: `torch.multinomial` (before) against the package's
+  inverse-CDF `draw_tokens` (after);
+* prefill: one forward pass over rows × prompt tokens; training: forward + backward with a LoRA adapter of rows that
+  share prompts as an LA-TB batch does (2 prompts × rows/2 completions): one joined forward per row (before) against
+  `completion_logprobs`, which runs each prompt once and shares its KV cache (after); tokens/s count the batch's
+  positions, so the shared row can pass the floor (it computes fewer of them);
 * the floors: a decode step must read every weight once (weight bytes / copy bandwidth); prefill must do 2·N flops per
   token (N parameters) and training with a frozen base 4·N (forward, and the backward to the inputs; no weight
   gradients but LoRA's), at the measured matmul rate;
-* with `--trl`: seconds per update of `train_latb` against TRL's `GRPOTrainer` (benchmarks/step_time.py, alternated).
+* with `--trl`: seconds per update of `train_latb` against TRL's `GRPOTrainer` (benchmarks/step_time.py, alternated),
+  both on the same weights, for each dtype measured.
 
 bf16 rows run by default only where the CPU has native bf16 (AVX512-BF16 or AMX), or on CUDA; `--dtypes float32
 bfloat16` forces both (bf16 is emulated, and slow, elsewhere).
@@ -18,17 +23,13 @@ bfloat16` forces both (bf16 is emulated, and slow, elsewhere).
     python benchmarks/throughput.py            # SmolLM2, about 5 min on 2 CPU cores (add --trl for the GRPO ratio, +10 min)
 """
 import argparse, time
-from pathlib import Path
 import torch
 from _bench import load, machine, write_json
 from powerflow_nb.toy import format_table
-from powerflow_nb.lm import sample, completion_logprobs, encode_prompts
+from powerflow_nb.lm import sample, completion_logprobs, encode_prompts, cpu_native_bf16
+from powerflow_nb.decoding import draw_tokens
 
-def native_bf16()->bool:
-    "CUDA, or a CPU whose flags include AVX512-BF16 or AMX-BF16 (elsewhere bf16 is emulated and slower than fp32)."
-    if torch.cuda.is_available(): return True
-    flags = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
-    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+def native_bf16()->bool: return torch.cuda.is_available() or cpu_native_bf16()
 
 def timed(fn, reps:int=3)->float:
     "Median seconds of `reps` calls after one warm-up call."
@@ -73,19 +74,36 @@ def decode_rows(model, tok, prompts, rows:int, new:int)->dict:
 def prefill_rate(model, ids, mask)->float:
     with torch.no_grad(): return ids.numel() / timed(lambda: model(input_ids=ids, attention_mask=mask.long(), use_cache=False))
 
-def train_rate(model, ids, mask, T:int)->float:
-    "Tokens/s of forward + backward of completion_logprobs (the last T tokens as the completion) through a LoRA adapter."
+def draw_ms(rows:int, vocab:int)->dict:
+    "ms per draw of one token for each of `rows` rows from a `vocab`-word distribution: torch.multinomial vs draw_tokens."
+    logq, g = torch.randn(rows, vocab).log_softmax(-1), torch.Generator().manual_seed(0)
+    return {'multinomial': 1e3 * timed(lambda: torch.multinomial(logq.exp(), 1, generator=g), reps=20),
+            'draw_tokens': 1e3 * timed(lambda: draw_tokens(logq, g), reps=20)}
+
+def joined_logprobs(model, pids, pmask, cids, cmask):
+    "The LA-TB forward as it was: one forward pass over [prompt, completion] per row, every row's prompt run again."
+    ids, mask = torch.cat([pids, cids], 1), torch.cat([pmask, cmask], 1)
+    logits = model(input_ids=ids, attention_mask=mask.long(), position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),
+                   use_cache=False, logits_to_keep=cids.shape[1] + 1).logits[:, :-1].float()
+    return torch.where(cmask, logits.gather(-1, cids[..., None]).squeeze(-1) - logits.logsumexp(-1), 0.0)
+
+def train_rates(model, ids, mask, T:int)->dict:
+    """Tokens/s (the batch's positions) of forward + backward through a LoRA adapter, rows sharing prompts in pairs of
+    halves (2 prompts, as an LA-TB batch), the last T tokens of each row as its completion: joined vs shared prompt."""
     from peft import LoraConfig, get_peft_model
     pm = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules='all-linear'))
     pm.train()
-    cmask = torch.ones(ids.shape[0], T, dtype=torch.bool)
-    def step():
-        lp = completion_logprobs(pm, ids[:, :-T], mask[:, :-T], ids[:, -T:], cmask)
-        lp.sum().backward()
-        pm.zero_grad(set_to_none=True)
-    r = ids.numel() / timed(step, reps=2)
+    B = ids.shape[0]
+    ids = torch.cat([ids[[0] * (B // 2) + [1] * (B - B // 2), :-T], ids[:, -T:]], 1)  # 2 distinct prompts, distinct completions
+    cmask = torch.ones(B, T, dtype=torch.bool)
+    out = {}
+    for name, fn in (('joined', joined_logprobs), ('shared', completion_logprobs)):
+        def step():
+            fn(pm, ids[:, :-T], mask[:, :-T], ids[:, -T:], cmask).sum().backward()
+            pm.zero_grad(set_to_none=True)
+        out[name] = ids.numel() / timed(step, reps=2)
     pm.unload()
-    return r
+    return out
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -105,8 +123,8 @@ def main(argv=None):
     rows = {}
     for dt in dtypes:
         name = str(dt).split('.')[-1]
-        m, tok = load(model_name)
-        m = m.to(dt)
+        m, tok = load(model_name, dt)
+        m = m.to(dt)  # (the tiny LM is built in float32)
         N, wb = sum(p.numel() for p in m.parameters()), weight_bytes(m)
         g = torch.Generator().manual_seed(0)
         ids = torch.randint(5, min(tok.vocab_size, int(m.config.vocab_size)) - 1, (a.rows, a.prompt_tokens), generator=g)
@@ -117,8 +135,8 @@ def main(argv=None):
             rows[f'decode {name} {who}'] = {'ms/step': 1e3 * dec[who], 'tok/s': a.rows / dec[who], 'floor ms/step': 1e3 * floor_step, 'x floor': dec[who] / floor_step}
         pre = prefill_rate(m, ids, mask)
         rows[f'prefill {name}'] = {'tok/s': pre, 'floor tok/s': mm[name] / (2 * N), 'x floor': mm[name] / (2 * N) / pre}
-        tr = train_rate(m, ids, mask, a.prompt_tokens // 2)
-        rows[f'train fwd+bwd {name}'] = {'tok/s': tr, 'floor tok/s': mm[name] / (4 * N), 'x floor': mm[name] / (4 * N) / tr}
+        for how, tr in train_rates(m, ids, mask, a.prompt_tokens // 2).items():
+            rows[f'train fwd+bwd {name} {how}'] = {'tok/s': tr, 'floor tok/s': mm[name] / (4 * N), 'x floor': mm[name] / (4 * N) / tr}
         print(format_table({k: v for k, v in rows.items() if name in k}, '{:.4g}', ['ms/step', 'tok/s', 'floor ms/step', 'floor tok/s', 'x floor']), flush=True)
         del m
     cols = ['ms/step', 'tok/s', 'floor ms/step', 'floor tok/s', 'x floor']
@@ -127,12 +145,19 @@ def main(argv=None):
     if {torch.float32, torch.bfloat16} <= set(dtypes):
         ratios.update({'bf16/fp32 decode (ours)': rows['decode bfloat16 ours']['ms/step'] / rows['decode float32 ours']['ms/step'],
                        'fp32/bf16 prefill tok/s': rows['prefill float32']['tok/s'] / rows['prefill bfloat16']['tok/s'],
-                       'fp32/bf16 train tok/s': rows['train fwd+bwd float32']['tok/s'] / rows['train fwd+bwd bfloat16']['tok/s']})
+                       'fp32/bf16 train tok/s': rows['train fwd+bwd float32 shared']['tok/s'] / rows['train fwd+bwd bfloat16 shared']['tok/s']})
+    ratios.update({f'joined/shared train tok/s {d}': rows[f'train fwd+bwd {d} joined']['tok/s'] / rows[f'train fwd+bwd {d} shared']['tok/s']
+                   for d in map(lambda x: str(x).split('.')[-1], dtypes)})
+    draw = draw_ms(a.rows, 49152)
+    rows.update({f'draw 1 token/row {k}': {'ms/step': v} for k, v in draw.items()})
+    ratios['draw_tokens/multinomial'] = draw['draw_tokens'] / draw['multinomial']
     for k, v in ratios.items(): print(f"{k}: {v:.3f}")
     res = dict(args=vars(a), machine=machine(), native_bf16=native_bf16(), copy_bandwidth=bw, matmul_flops=mm, rows=rows, ratios=ratios)
     if a.trl:
         import step_time
-        res['step_time'] = step_time.main(['--quick', '--model', 'tiny'] if a.quick else ['--rounds', '1', '--steps', '3'])
+        res['step_time'] = {str(d).split('.')[-1]: step_time.main((['--quick', '--model', 'tiny'] if a.quick else ['--rounds', '1', '--steps', '3'])
+                                                                  + ['--dtype', str(d).split('.')[-1]]) for d in dtypes}
+        for d, st in res['step_time'].items(): print(f"LA-TB / GRPOTrainer seconds per update, {d}: {st['ratio']['median']:.3f}")
     res['wall_s'] = time.time() - t0
     print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
     return res
