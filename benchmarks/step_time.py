@@ -39,7 +39,7 @@ def main(argv=None):
     def run_latb():
         m, t = model()
         r = train_latb(m, prompts, 4.0, LATBConfig(**cfg, micro_batch=8, seed=a.seed, progress=False, tensorboard=False), tokenizer=t)
-        numerics.extend({k: h[k] for k in ('clip_frac', 'sampler_gap')} for h in r.history)  # the IS weight under this dtype
+        numerics.extend({k: h[k] for k in ('clip_frac', 'sampler_gap', 'rollout_seconds', 'seconds')} for h in r.history)  # the IS weight under this dtype; time split
         return [h['seconds'] for h in r.history]
     def run_grpo():
         r = run_grpo_baseline(model(), prompts, reward='correctness', steps=a.steps, num_generations=a.n_rollouts,
@@ -61,8 +61,10 @@ def main(argv=None):
     print(f"(ratio row: min/median/max over {a.rounds} rounds of median LA-TB time / median GRPO time; goal <= 1.10)")
     clip, gap = max(n['clip_frac'] for n in numerics), float(np.mean([n['sampler_gap'] for n in numerics]))
     print(f"LA-TB updates: largest clip fraction {clip:.3f}, mean |log π_θ − log q| per token {gap:.4f} (sampler vs training forward)")
+    share = float(np.median([n['rollout_seconds'] / n['seconds'] for n in numerics]))
+    print(f"LA-TB time in the rollout (sampling + base scoring): median {share:.0%} of an update")
     res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio,
-               latb_numerics=numerics, wall_s=time.time() - t0)
+               latb_numerics=numerics, latb_rollout_share=share, wall_s=time.time() - t0)
     print('wrote', write_json(__file__, res, ('_quick' if a.quick else '') + ('' if a.dtype == 'float32' else '_' + a.dtype)))
     return res
 

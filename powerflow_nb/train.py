@@ -917,8 +917,9 @@ def train(self:LATBTrainer, start:int=0)->TrainResult:
         for step in range(start, self.config.steps):
             t0 = time.perf_counter()
             batch = self.rollout_step(step)
-            self.step = step + 1
+            t1, self.step = time.perf_counter(), step + 1
             m = self.step_metrics(batch, self.update_step(batch), time.perf_counter() - t0)
+            m['rollout_seconds'] = t1 - t0  # sampling and base scoring; the rest of `seconds` is the update itself
             bad_run = 0 if m['finite'] else bad_run + 1
             cut_run = cut_run + 1 if self.config.truncation == 'mask' and m['truncated_frac'] == 1 else 0
             if cut_run == 5: warnings.warn(f"every rollout of the last 5 updates ran to max_new_tokens={self.config.max_new_tokens}: with "
