@@ -25,6 +25,7 @@ def main(argv=None):
     ap.add_argument('--prompts-per-step', type=int); ap.add_argument('--n-rollouts', type=int); ap.add_argument('--max-new-tokens', type=int)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'], help='weights of the base model, for both trainers')
+    ap.add_argument('--no-json', action='store_true', help='only return the results (throughput.py --trl keeps them in its own JSON)')
     a = ap.parse_args(argv)
     d = dict(rounds=1, steps=2, prompts_per_step=1, n_rollouts=4, max_new_tokens=16) if a.quick else dict(rounds=3, steps=4, prompts_per_step=2, n_rollouts=4, max_new_tokens=64)
     for k, v in d.items():
@@ -65,7 +66,7 @@ def main(argv=None):
     print(f"LA-TB time in the rollout (sampling + base scoring): median {share:.0%} of an update")
     res = dict(args=vars(a), machine=machine(), seconds_per_update=times, ratio_per_round=per_round, ratio=ratio,
                latb_numerics=numerics, latb_rollout_share=share, wall_s=time.time() - t0)
-    print('wrote', write_json(__file__, res, ('_quick' if a.quick else '') + ('' if a.dtype == 'float32' else '_' + a.dtype)))
+    if not a.no_json: print('wrote', write_json(__file__, res, ('_quick' if a.quick else '') + ('' if a.dtype == 'float32' else '_' + a.dtype)))
     return res
 
 if __name__ == '__main__': main()

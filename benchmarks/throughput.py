@@ -4,6 +4,8 @@ Measured side by side (one process, so machine load hits every row alike; read t
 * the machine: copy bandwidth (a 1 GiB tensor copy; bytes read + written per second) and matmul throughput (fp32, bf16);
 * decode: the package's sampler (`powerflow_nb.lm.sample`, KV cache) and Hugging Face `generate` (sampling, the same
   rows and length), with fp32 and bf16 weights: ms per decode step and tokens/s;
+* decode through a LoRA adapter (r = 16 on every linear layer, as the trainer's policy samples): what PEFT's
+  adapted layers add to a step;
 * drawing one token per row from the 49k-word distribution: `torch.multinomial` (before) against the package's
   inverse-CDF `draw_tokens` (after);
 * prefill: one forward pass over rows × prompt tokens; training: forward + backward with a LoRA adapter of rows that
@@ -50,7 +52,7 @@ def matmul_rate(dtype, n:int=1024)->float:
 
 def weight_bytes(model)->int: return sum(p.numel() * p.element_size() for p in model.parameters())
 
-def decode_rows(model, tok, prompts, rows:int, new:int)->dict:
+def decode_rows(model, tok, prompts, rows:int, new:int, hf:bool=True)->dict:
     """The package's sampler and HF generate on the same `rows` × `new` tokens: seconds per decode step, each method's own
     prefill cancelled by timing `new` and 1 new token: (t_new − t_1) / (steps − 1)."""
     n = rows // len(prompts)
@@ -59,17 +61,25 @@ def decode_rows(model, tok, prompts, rows:int, new:int)->dict:
     def ours(k):
         s = sample(model, tok, prompts, n=n, max_new_tokens=k, seed=0)
         return s.completion_ids.shape[1]
-    def hf(k):
+    def hf_generate(k):
         with torch.no_grad():
             out = model.generate(input_ids=ids, attention_mask=mask.long(), do_sample=True, max_new_tokens=k, min_new_tokens=k,
                                  pad_token_id=tok.pad_token_id)
         return out.shape[1] - ids.shape[1]
     per_step = {}
-    for name, fn in (('ours', ours), ('hf', hf)):
+    for name, fn in (('ours', ours), ('hf', hf_generate))[:2 if hf else 1]:
         steps = {}
         t = {k: timed(lambda k=k: steps.__setitem__(k, fn(k)), reps=2) for k in (1, new)}
         per_step[name] = (t[new] - t[1]) / max(steps[new] - steps[1], 1)
     return per_step
+
+def decode_lora(model, tok, prompts, rows:int, new:int)->float:
+    "Seconds per decode step of the package's sampler through a LoRA adapter (r = 16 on every linear layer, as the trainer's policy)."
+    from peft import LoraConfig, get_peft_model
+    pm = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules='all-linear')).eval()
+    t = decode_rows(pm, tok, prompts, rows, new, hf=False)['ours']
+    pm.unload()
+    return t
 
 def prefill_rate(model, ids, mask)->float:
     with torch.no_grad(): return ids.numel() / timed(lambda: model(input_ids=ids, attention_mask=mask.long(), use_cache=False))
@@ -133,6 +143,8 @@ def main(argv=None):
         floor_step = wb / bw
         for who in ('ours', 'hf'):
             rows[f'decode {name} {who}'] = {'ms/step': 1e3 * dec[who], 'tok/s': a.rows / dec[who], 'floor ms/step': 1e3 * floor_step, 'x floor': dec[who] / floor_step}
+        t = decode_lora(m, tok, prompts, a.rows, a.new_tokens)
+        rows[f'decode {name} ours, through LoRA'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
         pre = prefill_rate(m, ids, mask)
         rows[f'prefill {name}'] = {'tok/s': pre, 'floor tok/s': mm[name] / (2 * N), 'x floor': mm[name] / (2 * N) / pre}
         for how, tr in train_rates(m, ids, mask, a.prompt_tokens // 2).items():
@@ -146,6 +158,8 @@ def main(argv=None):
         ratios.update({'bf16/fp32 decode (ours)': rows['decode bfloat16 ours']['ms/step'] / rows['decode float32 ours']['ms/step'],
                        'fp32/bf16 prefill tok/s': rows['prefill float32']['tok/s'] / rows['prefill bfloat16']['tok/s'],
                        'fp32/bf16 train tok/s': rows['train fwd+bwd float32 shared']['tok/s'] / rows['train fwd+bwd bfloat16 shared']['tok/s']})
+    ratios.update({f'LoRA/plain decode {d}': rows[f'decode {d} ours, through LoRA']['ms/step'] / rows[f'decode {d} ours']['ms/step']
+                   for d in map(lambda x: str(x).split('.')[-1], dtypes)})
     ratios.update({f'joined/shared train tok/s {d}': rows[f'train fwd+bwd {d} joined']['tok/s'] / rows[f'train fwd+bwd {d} shared']['tok/s']
                    for d in map(lambda x: str(x).split('.')[-1], dtypes)})
     draw = draw_ms(a.rows, 49152)
@@ -156,7 +170,7 @@ def main(argv=None):
     if a.trl:
         import step_time
         res['step_time'] = {str(d).split('.')[-1]: step_time.main((['--quick', '--model', 'tiny'] if a.quick else ['--rounds', '1', '--steps', '3'])
-                                                                  + ['--dtype', str(d).split('.')[-1]]) for d in dtypes}
+                                                                  + ['--dtype', str(d).split('.')[-1], '--no-json']) for d in dtypes}
         for d, st in res['step_time'].items(): print(f"LA-TB / GRPOTrainer seconds per update, {d}: {st['ratio']['median']:.3f}")
     res['wall_s'] = time.time() - t0
     print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))

@@ -15,7 +15,7 @@ from .decoding import Rollout, decode_loop
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
            'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel',
            'cpu_native_bf16', 'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts',
-           'is_peft', 'lean_lora', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups',
+           'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups',
            'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
@@ -292,32 +292,6 @@ def is_peft(model)->bool:
     peft = sys.modules.get('peft')
     return peft is not None and isinstance(model, peft.PeftModel)
 
-def _lean_lora(m):
-    "PEFT's forward of a plain LoRA layer `m` as one closure, the same ops in the same order; None when `m` is not that."
-    from peft.tuners.lora import Linear
-    if type(m) is not Linear or m.merged or type(m.base_layer) is not torch.nn.Linear: return None
-    W, b = m.base_layer.weight, m.base_layer.bias
-    if m.disable_adapters: return lambda x: torch.nn.functional.linear(x, W, b)  # inside `base_model`
-    if len(m.active_adapters) != 1: return None
-    a = m.active_adapters[0]
-    if (a not in m.lora_A or a in m.lora_variant or not getattr(m, 'cast_input_dtype_enabled', True)
-        or not (isinstance(m.lora_dropout[a], torch.nn.Identity) or not m.lora_dropout[a].training)): return None
-    A, B, s = m.lora_A[a].weight, m.lora_B[a].weight, m.scaling[a]
-    def forward(x):
-        r = torch.nn.functional.linear(x, W, b)
-        return (r + torch.nn.functional.linear(torch.nn.functional.linear(x.to(A.dtype), A), B) * s).to(r.dtype)
-    return forward
-
-@contextlib.contextmanager
-def lean_lora(model, # a PEFT model (anything else passes through untouched)
-             ):
-    "Inside the block, the plain LoRA layers of `model` skip PEFT's per-call Python: bitwise the same result, fewer µs per layer."
-    layers = [(m, f) for m in model.modules() if (f := _lean_lora(m)) is not None] if is_peft(model) else []
-    for m, f in layers: m.forward = f
-    try: yield len(layers)
-    finally:
-        for m, _ in layers: del m.forward
-
 def _forward(model, ids, mask, pos, cache=None, keep:int=0):
     "Logits of a causal LM for `ids` [B, L] with attention `mask` [B, L_total] and position ids `pos` [B, L]."
     params = _forward_params(type(_core(model)))
@@ -325,7 +299,7 @@ def _forward(model, ids, mask, pos, cache=None, keep:int=0):
     if cache is not None: kw['cache' if 'cache' in params else 'past_key_values'], kw['use_cache'] = cache, True
     else: kw['use_cache'] = False
     if keep and 'logits_to_keep' in params: kw['logits_to_keep'] = keep
-    with lean_lora(model): return model(**kw).logits
+    return model(**kw).logits
 
 def _new_cache(model):
     from transformers import DynamicCache
