@@ -30,6 +30,7 @@ def draw_tokens(logq:torch.Tensor, # [B, V] sampling log-probs
                )->torch.Tensor:
     "One token per row drawn from `logq`, by inverting the CDF at one uniform per row."
     cdf = logq.double().exp().cumsum(-1)  # float64: the cut points of a 50k-word vocabulary stay exact to ~1e-16
+    if not (cdf[:, -1] > 0).all(): raise ValueError("logq: every row needs a finite, positive total probability (got NaN or no mass)")
     u = torch.rand(logq.shape[0], 1, generator=generator, dtype=torch.float64, device=generator.device if generator is not None else logq.device)
     y = torch.searchsorted(cdf, u.to(logq.device) * cdf[:, -1:], right=True)  # first token whose CDF exceeds u: never a p = 0 token
     return y.squeeze(-1).clamp(max=logq.shape[-1] - 1)
