@@ -4,6 +4,8 @@ Measured side by side (one process, so machine load hits every row alike; read t
 * the machine: copy bandwidth (a 1 GiB tensor copy; bytes read + written per second) and matmul throughput (fp32, bf16);
 * decode: the package's sampler (`powerflow_nb.lm.sample`, KV cache) and Hugging Face `generate` (sampling, the same
   rows and length), with fp32 and bf16 weights: ms per decode step and tokens/s;
+* a decode step's matrix products alone (every linear layer in turn on the same rows, nothing between them): what
+  eager matmuls at these shapes can do, the ceiling under the bandwidth floor;
 * decode through a LoRA adapter (r = 16 on every linear layer, as the trainer's policy samples): what PEFT's
   adapted layers add to a step;
 * drawing one token per row from the 49k-word distribution: `torch.multinomial` (before) against the package's
@@ -72,6 +74,16 @@ def decode_rows(model, tok, prompts, rows:int, new:int, hf:bool=True)->dict:
         t = {k: timed(lambda k=k: steps.__setitem__(k, fn(k)), reps=2) for k in (1, new)}
         per_step[name] = (t[new] - t[1]) / max(steps[new] - steps[1], 1)
     return per_step
+
+def matmul_step(model, rows:int)->float:
+    """Seconds for a decode step's matrix products alone: every linear layer of `model` (the head included) applied in
+    turn to `rows` rows, nothing between them: the eager ceiling of a step at these shapes."""
+    lin = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    xs = {m.in_features: torch.randn(rows, m.in_features).to(m.weight.dtype) for m in lin}
+    def step():
+        with torch.no_grad():
+            for m in lin: torch.nn.functional.linear(xs[m.in_features], m.weight)
+    return timed(step, reps=5)
 
 def decode_lora(model, tok, prompts, rows:int, new:int)->float:
     "Seconds per decode step of the package's sampler through a LoRA adapter (r = 16 on every linear layer, as the trainer's policy)."
@@ -143,6 +155,8 @@ def main(argv=None):
         floor_step = wb / bw
         for who in ('ours', 'hf'):
             rows[f'decode {name} {who}'] = {'ms/step': 1e3 * dec[who], 'tok/s': a.rows / dec[who], 'floor ms/step': 1e3 * floor_step, 'x floor': dec[who] / floor_step}
+        t = matmul_step(m, a.rows)
+        rows[f'decode {name}: its matmuls alone'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
         t = decode_lora(m, tok, prompts, a.rows, a.new_tokens)
         rows[f'decode {name} ours, through LoRA'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
         pre = prefill_rate(m, ids, mask)
