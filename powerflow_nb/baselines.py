@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers import TrainerCallback, PrinterCallback
+from .escort import check_int
 from .data import extract_answer, is_correct, load_prompts
 from .lm import load_lm, encode_prompts
 
@@ -143,7 +144,7 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
     if reward not in GRPO_REWARDS: raise ValueError(f"reward must be one of {GRPO_REWARDS}, got {reward!r}")
     for k, v in dict(steps=steps, num_generations=num_generations, max_completion_length=max_completion_length,
                      prompts_per_step=prompts_per_step, micro_batch=micro_batch).items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{k} must be an int >= 1, got {v!r}")
+        check_int(v, k)
     if num_generations < 2: raise ValueError(f"num_generations must be >= 2 (GRPO normalises rewards within a group), got {num_generations}")
     if not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
     items = load_prompts(prompts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv, hashlib, json, logging, random, re, threading
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
+from .escort import check_int
 from math_verify import parse as _mv_parse, verify as _mv_verify, LatexExtractionConfig, ExprExtractionConfig
 
 # %% auto #0
@@ -134,13 +135,11 @@ def arithmetic(split:str="train", # "train" or "eval" (held out: disjoint from t
     if split not in ("train", "eval"): raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     levels = (levels,) if isinstance(levels, int) else tuple(levels)
     if not levels or any(l not in LEVELS for l in levels): raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
-    if not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
+    check_int(seed, 'seed', 0)
     per = [_level_items(l, split, seed, instruction, distinct) for l in sorted(set(levels))]
     out = [it for row in _interleave(per) for it in row]
     if n is not None:
-        if not isinstance(n, int) or n < 1 or n > len(out):
-            raise ValueError(f"n must be an int in [1, {len(out)}] (the size of the {split} split for levels {levels}), got {n!r}")
-        out = out[:n]
+        out = out[:check_int(n, 'n', 1, len(out), f"the size of the {split} split for levels {levels}")]
     return out
 
 def _interleave(lists):

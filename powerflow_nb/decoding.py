@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch
+from .escort import check_int
 
 # %% auto #0
 __all__ = ['sampling_logp', 'draw_tokens', 'Rollout', 'decode_loop', 'decode']
@@ -79,8 +80,7 @@ def decode(lm, # any object implementing the decoder protocol
            top_p:float=1.0, # nucleus mass
           )->Rollout:
     "Sample completions of `prompts` (after optional `prefixes`) through the decoder protocol."
-    T = max_new_tokens or getattr(lm, 'max_len', None)
-    if not isinstance(T, int) or T < 1: raise ValueError(f"max_new_tokens must be an int >= 1, got {T!r}")
+    T = check_int(max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None), 'max_new_tokens')
     if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0: raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     state, logp = lm.start(prompts, prefixes)
     budget = T - torch.tensor([len(p) for p in prefixes]) if prefixes else T

@@ -8,7 +8,7 @@ import math, numbers
 import torch
 
 # %% auto #0
-__all__ = ['check_alpha', 'check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
+__all__ = ['check_alpha', 'check_int', 'check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
 
 # %% ../nbs/00_escort.ipynb #782d482d
 def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `allow_inf`)
@@ -23,6 +23,19 @@ def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `
         allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
         raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
     return a
+
+# %% ../nbs/00_escort.ipynb #cef48b4a
+def check_int(x, # the value to check: an int (numpy ints too; `True` is not a count)
+              name:str, # argument name used in the error message
+              lo:int=1, # the smallest allowed value
+              hi:int|None=None, # the largest allowed value (None: no upper bound)
+              why:str='', # what the bounds are, added to the message in parentheses
+             )->int:
+    "Return `x` as an int in [lo, hi], or raise `ValueError` naming `name`, the value and what is allowed."
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or (hi is not None and x > hi):
+        allowed = f"an int >= {lo}" if hi is None else f"an int in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {allowed}{f' ({why})' if why else ''}, got {x!r}")
+    return int(x)
 
 # %% ../nbs/00_escort.ipynb #80324984
 def _at(mask:torch.Tensor, x:torch.Tensor)->str:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .escort import check_alpha
+from .escort import check_alpha, check_int
 from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample
@@ -63,8 +63,7 @@ def pass_at_k(n:int, # samples drawn for one prompt
               k:int, # the k of pass@k, 1 <= k <= n
              )->float:
     "Unbiased pass@k estimate 1 − C(n−c,k)/C(n,k) for one prompt (Chen et al. 2021), in the stable product form."
-    for name, v in (('n', n), ('c', c), ('k', k)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0: raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+    for name, v in (('n', n), ('c', c), ('k', k)): check_int(v, name, 0)
     if not 1 <= k <= n: raise ValueError(f"k must be an int in [1, n={n}], got {k}")
     if c > n: raise ValueError(f"c must be <= n={n}, got {c}")
     if n - c < k: return 1.0
@@ -143,7 +142,7 @@ def distinct_n(texts:list, # the texts (e.g. all completions for one prompt)
               )->float:
     "Distinct-n: distinct n-grams / total n-grams over a set of texts (0 when there is no n-gram)."
     if isinstance(texts, str) or not isinstance(texts, (list, tuple)): raise ValueError(f"texts must be a list of strings, got {type(texts).__name__}")
-    if not isinstance(n, int) or n < 1: raise ValueError(f"n must be an int >= 1, got {n!r}")
+    check_int(n, 'n')
     toks = [t.split() if tokenizer is None else tokenizer(t, add_special_tokens=False)['input_ids'] for t in texts]
     grams = [tuple(t[i:i + n]) for t in toks for i in range(len(t) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
@@ -357,8 +356,7 @@ def evaluate_creative(model, tokenizer, # a causal LM and its tokenizer
                       matched_tokens:int=16, # length-matched diversity: the first `matched_tokens` tokens of completions at least that long
                      )->dict:
     "Semantic diversity (all, and length-matched) and distinct-2 within prompts, quality proxy, lengths; per-prompt values and texts."
-    if not isinstance(k, int) or k < 2: raise ValueError(f"k must be an int >= 2 (diversity needs pairs), got {k!r}")
-    if not isinstance(matched_tokens, int) or matched_tokens < 1: raise ValueError(f"matched_tokens must be an int >= 1, got {matched_tokens!r}")
+    check_int(k, 'k', 2, why='diversity needs pairs'); check_int(matched_tokens, 'matched_tokens')
     items = load_prompts(prompts)
     P = len(items)
     s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)

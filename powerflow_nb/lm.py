@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import torch
+from .escort import check_int
 from .decoding import Rollout, decode_loop
 
 # %% auto #0
@@ -485,18 +486,17 @@ def score(model, # a transformers (or PEFT) causal LM
     "Per-token log-probs [B, T] of completions under `model`, without gradients, chunked to bound memory."
     if isinstance(prompt_ids, Samples): s = prompt_ids; prompt_ids, prompt_mask, completion_ids, completion_mask = s.prompt_ids, s.prompt_mask, s.completion_ids, s.completion_mask
     if prompt_mask is None or completion_ids is None or completion_mask is None: raise ValueError("score needs prompt_ids, prompt_mask, completion_ids and completion_mask (or a Samples)")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1): raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
+    if batch_size is not None: check_int(batch_size, 'batch_size')
     B = completion_ids.shape[0]
     return torch.cat([completion_logprobs(model, prompt_ids[rows], prompt_mask[rows], completion_ids[rows], completion_mask[rows])
                       for rows in torch.arange(B).split(batch_size or max(B, 1))]) if B else torch.zeros(completion_ids.shape, device=_device(model))
 
 # %% ../nbs/04_lm.ipynb #50b03073
 def _check_sampling(n, max_new_tokens, temperature, top_p, batch_size):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1: raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    check_int(n, 'n'); check_int(max_new_tokens, 'max_new_tokens')
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0: raise ValueError(f"temperature must be a finite number >= 0 (0 is greedy), got {temperature!r}")
     if not isinstance(top_p, (int, float)) or not 0 < top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1): raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
+    if batch_size is not None: check_int(batch_size, 'batch_size')
 
 def context_length(model)->int|None:
     "The longest sequence (prompt + completion) `model` was built for: `max_position_embeddings`, when its config has one."

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .escort import check_alpha
+from .escort import check_alpha, check_int
 from .toy import ToyLM, ToyDecoding, power_logp, latb_logp
 
 # %% auto #0
@@ -174,7 +174,7 @@ class ScalarLogZ(nn.Module):
                  init:float=0.0, # initial value
                  dtype:torch.dtype=torch.float32):
         super().__init__()
-        if not isinstance(n_prompts, int) or n_prompts < 1: raise ValueError(f"n_prompts must be an int >= 1, got {n_prompts!r}")
+        check_int(n_prompts, 'n_prompts')
         self.value = nn.Parameter(torch.full((n_prompts,), float(init), dtype=dtype))
     def forward(self, prompt_ids)->torch.Tensor:
         "log Z of each prompt id, [B]."
@@ -190,7 +190,7 @@ class LogZHead(nn.Module):
                 ):
         super().__init__()
         for n, v in (('hidden_size', hidden_size), ('width', width)):
-            if not isinstance(v, int) or v < 1: raise ValueError(f"{n} must be an int >= 1, got {v!r}")
+            check_int(v, n)
         self.net = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, width), nn.SiLU(), nn.Linear(width, 1))
         nn.init.zeros_(self.net[-1].weight); nn.init.zeros_(self.net[-1].bias)
     def forward(self, hidden:torch.Tensor, # [B, S, H] prompt hidden states (detached from the base model)

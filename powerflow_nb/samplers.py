@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 import torch
-from .escort import check_alpha
+from .escort import check_alpha, check_int
 from .decoding import decode, draw_tokens
 from .toy import power_logp, tv
 
@@ -41,15 +41,9 @@ class PowerSamples:
         return f"PowerSamples({self.method}, α={self.alpha:g}, budget={self.budget}, samples={len(self.lengths)}, cost={self.cost:.1f} tokens/sample{', ' + d if d else ''})"
 
 # %% ../nbs/05_samplers.ipynb #0b02b091
-def _check_int(x, name:str, lo:int=1):
-    if isinstance(x, bool) or not isinstance(x, int) or x < lo: raise ValueError(f"{name} must be an int >= {lo}, got {x!r}")
-    return x
-
 def _max_tokens(lm, max_new_tokens):
     T = max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None)
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1 (it is required when the model has no max_len), got {T!r}")
-    return T
+    return check_int(T, 'max_new_tokens', why='it is required when the model has no max_len')
 
 def _check_prompts(prompts):
     if isinstance(prompts, (str, bytes)) or not hasattr(prompts, '__len__') or len(prompts) == 0:
@@ -116,7 +110,7 @@ def sample_temperature(lm, # a model implementing the decoder protocol
                       )->PowerSamples:
     "Sample every token at temperature 1/α (a local, biased approximation of p_α)."
     a, T, prompts = check_alpha(alpha), _max_tokens(lm, max_new_tokens), _check_prompts(prompts)
-    _check_int(n, 'n'); _check_int(budget, 'budget')
+    check_int(n, 'n'); check_int(budget, 'budget')
     r = decode(lm, _rows(prompts, n), T, temperature=1 / a, generator=generator)
     pi = torch.arange(len(prompts), device=r.lengths.device).repeat_interleave(n)
     return PowerSamples(r.tokens, r.lengths, r.logp, pi, 'temperature', a, budget, int(r.lengths.sum()), {})
@@ -143,7 +137,7 @@ def sample_sir(lm, # a model implementing the decoder protocol
               )->PowerSamples:
     "Sampling-importance-resampling: N samples of p, weights p^(α-1), resample n per prompt."
     a, T, prompts = check_alpha(alpha), _max_tokens(lm, max_new_tokens), _check_prompts(prompts)
-    _check_int(n, 'n'); N = _check_int(budget, 'budget')
+    check_int(n, 'n'); N = check_int(budget, 'budget')
     r = decode(lm, _rows(prompts, N), T, temperature=1.0, generator=generator)
     P, dev = len(prompts), r.lengths.device
     idx, e = sir_resample(r.logp.double().sum(-1).view(P, N), a, n, generator)
@@ -198,8 +192,8 @@ def sample_mh(lm, # a model implementing the decoder protocol
              )->PowerSamples:
     "Metropolis–Hastings power sampling: random-position suffix resampling from temperature 1/α, blockwise."
     a, T, prompts = check_alpha(alpha), _max_tokens(lm, max_new_tokens), _check_prompts(prompts)
-    _check_int(n, 'n'); K = _check_int(budget, 'budget')
-    Bk = T if block_size is None else min(_check_int(block_size, 'block_size'), T)
+    check_int(n, 'n'); K = check_int(budget, 'budget')
+    Bk = T if block_size is None else min(check_int(block_size, 'block_size'), T)
     if restart not in ('prefill', 'replay'): raise ValueError(f"restart must be 'prefill' or 'replay', got {restart!r}")
     rows, eos = _rows(prompts, n), lm.eos_id
     r = decode(lm, rows, Bk, temperature=1 / a, generator=generator)
@@ -245,7 +239,7 @@ def sample_smc(lm, # a model implementing the decoder protocol
               )->PowerSamples:
     "Power-SMC: particles at temperature 1/α with weights Σ_v p(v|·)^α, ESS-triggered resampling."
     a, T, prompts = check_alpha(alpha), _max_tokens(lm, max_new_tokens), _check_prompts(prompts)
-    _check_int(n, 'n'); N = _check_int(budget, 'budget')
+    check_int(n, 'n'); N = check_int(budget, 'budget')
     if isinstance(ess_threshold, bool) or not isinstance(ess_threshold, (int, float)) or not 0 <= ess_threshold <= 1:
         raise ValueError(f"ess_threshold must be a number in [0, 1], got {ess_threshold!r}")
     if resampling not in ('systematic', 'multinomial'): raise ValueError(f"resampling must be 'systematic' or 'multinomial', got {resampling!r}")
@@ -295,7 +289,7 @@ def power_sample(lm, # a model implementing the decoder protocol (toy LM or `pow
     "Approximately sample p_α ∝ p^α with the chosen inference-time method."
     if method not in METHODS: raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if budget is not None: kwargs['budget'] = budget
-    _check_int(n, 'n')
+    check_int(n, 'n')
     runs = [p for p in _check_prompts(prompts) for _ in range(n)]  # prompt-major, one run per sample
     with torch.no_grad():
         s = METHODS[method](lm, runs, alpha, n=1, max_new_tokens=max_new_tokens, generator=generator, **kwargs)

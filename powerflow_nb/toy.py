@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 import torch
-from .escort import check_alpha, escort_logp, entropy
+from .escort import check_alpha, check_int, escort_logp, entropy
 
 # %% auto #0
 __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',
@@ -19,7 +19,7 @@ __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp
 def _n_prefixes(A, L): return sum(A**k for k in range(L))
 
 def _check_table(logp, max_len, eos_id):
-    if not isinstance(max_len, int) or max_len < 1: raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    check_int(max_len, 'max_len')
     if logp.ndim != 3: raise ValueError(f"table must have shape [prompts, prefixes, vocab], got {tuple(logp.shape)}")
     V = logp.shape[-1]
     if V < 2: raise ValueError(f"vocabulary must hold EOS and at least one other token, got vocab size {V}")
@@ -96,7 +96,7 @@ def toy_from_dict(tables:dict|list, # {prefix tuple of names: {token name: prob}
                  )->ToyLM:
     "A toy LM from explicit next-token tables; every prefix of fewer than `max_len` letters must be given."
     if eos not in vocab: raise ValueError(f"vocab must contain the EOS token {eos!r}, got {vocab!r}")
-    if not isinstance(max_len, int) or max_len < 1: raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    check_int(max_len, 'max_len')
     tables = [tables] if isinstance(tables, dict) else list(tables)
     eos_id, V = vocab.index(eos), len(vocab)
     shell = ToyLM(torch.full((1, _n_prefixes(V - 1, max_len), V), -math.log(V)), max_len, eos_id, vocab)
@@ -124,8 +124,8 @@ def random_toy(vocab_size:int=4, # V, EOS included
                seed:int=0, # RNG seed
               )->ToyLM:
     "A random toy LM: Gaussian logits of scale `sharpness` for every prefix and prompt."
-    if not isinstance(vocab_size, int) or vocab_size < 2: raise ValueError(f"vocab_size must be an int >= 2 (EOS plus a letter), got {vocab_size!r}")
-    if not isinstance(max_len, int) or max_len < 1: raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    check_int(vocab_size, 'vocab_size', 2, why='EOS plus a letter')
+    check_int(max_len, 'max_len')
     g = torch.Generator().manual_seed(seed)
     logits = sharpness * torch.randn(n_prompts, _n_prefixes(vocab_size - 1, max_len), vocab_size, generator=g, dtype=torch.float64)
     logits[..., 0] += eos_logit

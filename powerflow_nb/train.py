@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from .escort import check_alpha
+from .escort import check_alpha, check_int
 from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz
 from .toy import ToyLM
 from .decoding import decode
@@ -35,9 +35,6 @@ GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log 
 RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress', 'eval_every', 'eval_k')
 
 def _bad(name, value, allowed): return ValueError(f"{name} must be {allowed}, got {value!r}")
-
-def _check_int(name, v, lo:int):
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo: raise _bad(name, v, f"an int >= {lo}")
 
 def _check_number(name, v, lo:float, hi:float=math.inf, lo_open:bool=True, hi_open:bool=True):
     "A finite (real, not bool) number in the interval (lo, hi), ends open or closed."
@@ -92,8 +89,8 @@ class LATBConfig:
         if self.alpha is not None: self.alpha = check_alpha(self.alpha)
         if self.objective not in OBJECTIVES: raise _bad('objective', self.objective, f"one of {sorted(OBJECTIVES)}")
         for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
-                  'max_prompt_tokens', 'save_every', 'max_nonfinite', 'eval_k'): _check_int(k, getattr(self, k), 1)
-        for k in ('warmup_steps', 'seed', 'eval_every'): _check_int(k, getattr(self, k), 0)
+                  'max_prompt_tokens', 'save_every', 'max_nonfinite', 'eval_k'): check_int(getattr(self, k), k)
+        for k in ('warmup_steps', 'seed', 'eval_every'): check_int(getattr(self, k), k, 0)
         for k in ('lr', 'logz_lr', 'max_grad_norm', 'logz_max_grad_norm', 'temperature', 'lora_alpha'): _check_number(k, getattr(self, k), 0)
         _check_number('clip_eps', self.clip_eps, 0, 1)
         _check_number('final_lr_frac', self.final_lr_frac, 0, 1, hi_open=False)
@@ -809,7 +806,7 @@ class EvalCallback(Callback):
                  batch_size:int=64, # rows per sampling and scoring batch
                  keep_texts:bool=False, # also log every completion and its EOS flag (to regrade later)
                 ):
-        for name, v in dict(every=every, k=k, batch_size=batch_size).items(): _check_int(name, v, 1)
+        for name, v in dict(every=every, k=k, batch_size=batch_size).items(): check_int(v, name)
         self.prompts, self.every, self.k, self.temperature, self.seed, self.batch_size, self.keep_texts = prompts, every, k, temperature, seed, batch_size, keep_texts
 
     def on_train_begin(self, trainer):

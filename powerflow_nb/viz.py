@@ -9,7 +9,7 @@ import torch
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-from .escort import check_alpha, escort_logp, entropy, effective_support
+from .escort import check_alpha, check_int, escort_logp, entropy, effective_support
 from .toy import ToyLM, power_logp, temperature_logp, latb_logp, expected_length
 
 # %% auto #0
@@ -29,7 +29,7 @@ def alpha_grid(lo:float=0.125, # smallest α, > 0
     "A sorted log-spaced grid of α values from `lo` to `hi` that includes 1."
     lo, hi = check_alpha(lo, 'lo'), check_alpha(hi, 'hi')
     if hi <= lo: raise ValueError(f"hi must be > lo={lo}, got {hi}")
-    if not isinstance(n, int) or n < 2: raise ValueError(f"n must be an int >= 2, got {n!r}")
+    check_int(n, 'n', 2)
     g = [float(f'{lo * (hi / lo) ** (i / (n - 1)):.12g}') for i in range(n)] # rounded so that 2**k comes out exact
     return sorted(set(g) | {1.0})
 
@@ -104,7 +104,7 @@ def power_vs_temperature_figure(lm:ToyLM, # a toy LM
                                 top:int=10, # number of completions shown (the most likely under p_α)
                                )->go.Figure:
     "Top completions (by p_α) and the length histogram under base, p_α, temperature 1/α and LA-TB π*, side by side."
-    if not isinstance(top, int) or top < 1: raise ValueError(f"top must be an int >= 1, got {top!r}")
+    check_int(top, 'top')
     dists = toy_distributions(lm, alpha, prompt)
     idx = dists['power'].topk(min(top, int((dists['power'] > -math.inf).sum()))).indices # only completions p_α can produce
     labels, Ls = sequence_labels(lm, idx), list(range(1, lm.max_len + 1))
@@ -171,7 +171,7 @@ def next_token_escort_figure(logp, # [V] next-token log-probs or logits (or prob
     "Grouped bars of the top-k next-token probabilities under the escort at each α."
     logp, alphas = _as_logp(logp, 'logp'), _check_alphas(alphas, allow_inf=True)
     if tokens is not None and len(tokens) != len(logp): raise ValueError(f"tokens must have one string per vocabulary entry ({len(logp)}), got {len(tokens)}")
-    if not isinstance(k, int) or k < 1: raise ValueError(f"k must be an int >= 1, got {k!r}")
+    check_int(k, 'k')
     idx = logp.topk(min(k, len(logp))).indices
     names = [_show_token(tokens[i]) if tokens is not None else str(i) for i in idx.tolist()]
     colors = qualitative.Plotly

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
 from fastcore.basics import patch
-from .escort import check_alpha, escort_logp, entropy
+from .escort import check_alpha, check_int, escort_logp, entropy
 from .toy import ToyLM, tv, expected_length
 from .viz import toy_distributions, sequence_labels, length_distribution
 
@@ -310,8 +310,8 @@ class AlphaExplorer:
                  auto:bool=True, # re-sample whenever an input changes (and once at start)
                 ):
         alpha, n = _check_slider_alpha(alpha), _check_n(n)  # cheap checks first: before a model is loaded
-        knobs = dict(seed=_check_int(seed, 'seed', *SEED_RANGE), budget=_check_int(budget, 'budget', *BUDGET_RANGE),
-                     max_new_tokens=_check_int(max_new_tokens, 'max_new_tokens', *TOKENS_RANGE))
+        knobs = dict(seed=_check_box(seed, 'seed', SEED_RANGE), budget=_check_box(budget, 'budget', BUDGET_RANGE),
+                     max_new_tokens=_check_box(max_new_tokens, 'max_new_tokens', TOKENS_RANGE))
         self.backend = make_backend(model, prompts, adapters)
         self.auto, self.pinned = auto, None # pinned: (α, {method: MethodResult}) kept on screen, or None
         self._cv = threading.Condition(threading.RLock())
@@ -337,13 +337,8 @@ def _check_slider_alpha(alpha)->float:
 N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
 TOKENS_RANGE, BUDGET_RANGE, SEED_RANGE = (1, 1024), (1, 256), (0, 2**31 - 1) # the ranges of the real-LM boxes
 
-def _check_int(x, name:str, lo:int, hi:int, what:str='its box\'s range')->int:
-    "`x` if it is an int in [lo, hi], else `ValueError` naming `name`."
-    if isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi:
-        raise ValueError(f"{name} must be an int in [{lo}, {hi}] ({what}), got {x!r}")
-    return x
-
-def _check_n(n)->int: return _check_int(n, 'n', *N_RANGE, "the samples slider's range")
+def _check_box(x, name:str, bounds:tuple)->int: return check_int(x, name, *bounds, why="its box's range")
+def _check_n(n)->int: return check_int(n, 'n', *N_RANGE, why="the samples slider's range")
 
 @patch
 def _check_methods(self:AlphaExplorer, methods)->tuple:
@@ -653,10 +648,10 @@ def _knob(widget:str, check, doc:str)->property:
 
 AlphaExplorer.alpha = _knob('w_alpha', _check_slider_alpha, "α; setting it moves the slider (and re-samples when `auto`)")
 AlphaExplorer.n = _knob('w_n', _check_n, "samples per method")
-AlphaExplorer.seed = _knob('w_seed', lambda v: _check_int(v, 'seed', *SEED_RANGE), "RNG seed (real LMs)")
-AlphaExplorer.budget = _knob('w_budget', lambda v: _check_int(v, 'budget', *BUDGET_RANGE),
+AlphaExplorer.seed = _knob('w_seed', lambda v: _check_box(v, 'seed', SEED_RANGE), "RNG seed (real LMs)")
+AlphaExplorer.budget = _knob('w_budget', lambda v: _check_box(v, 'budget', BUDGET_RANGE),
                              "SIR proposals / MH steps per block / SMC particles (real LMs)")
-AlphaExplorer.max_new_tokens = _knob('w_tokens', lambda v: _check_int(v, 'max_new_tokens', *TOKENS_RANGE),
+AlphaExplorer.max_new_tokens = _knob('w_tokens', lambda v: _check_box(v, 'max_new_tokens', TOKENS_RANGE),
                                      "maximum |y| (real LMs)")
 AlphaExplorer.methods = property(lambda self: tuple(m for m, w in self.w_methods.items() if w.value), AlphaExplorer._set_methods, doc="ticked methods")
 AlphaExplorer.prompt = property(AlphaExplorer._get_prompt, AlphaExplorer._set_prompt, doc="current prompt dict; set an index or a string")
