@@ -47,6 +47,26 @@ def test_escort_refuses(f, args, msg):
     with pytest.raises(ValueError) as e: f(*args)
     assert msg in str(e.value), str(e.value)
 
+def _counts():
+    "One call per layer that takes a count, as (function, bad value -> call, argument name)."
+    from powerflow_nb.decoding import decode
+    from powerflow_nb.viz import alpha_grid
+    from powerflow_nb.objectives import ScalarLogZ
+    from powerflow_nb.eval import distinct_n, pass_at_k
+    from powerflow_nb.samplers import sample_sir
+    lm = random_toy(max_len=2)
+    return [('random_toy', lambda v: random_toy(max_len=v), 'max_len'), ('decode', lambda v: decode(lm, [0], v), 'max_new_tokens'),
+            ('alpha_grid', lambda v: alpha_grid(n=v), 'n'), ('ScalarLogZ', lambda v: ScalarLogZ(v), 'n_prompts'),
+            ('distinct_n', lambda v: distinct_n(['a b'], v), 'n'), ('pass_at_k', lambda v: pass_at_k(4, 1, v), 'k'),
+            ('sample_sir', lambda v: sample_sir(lm, [0], 2.0, n=1, budget=v), 'budget')]
+
+@pytest.mark.parametrize('bad', [True, 0, 2.0, '3'])
+def test_every_layer_refuses_a_bad_count_alike(bad):
+    "`True`, 0, 2.0 and '3' are not counts anywhere: one check (`escort.check_int`), one message."
+    for where, call, name in _counts():
+        with pytest.raises(ValueError) as e: call(bad)
+        assert f'{name} must be an int' in str(e.value) and f'got {bad!r}' in str(e.value), (where, str(e.value))
+
 def test_escort_still_accepts_impossible_outcomes():
     "Single -inf entries, zero probabilities, α = inf and rounding noise just above 0 stay fine."
     assert torch.equal(escort([.5, .5, 0.], float('inf')), torch.tensor([.5, .5, 0.]))
