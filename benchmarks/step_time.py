@@ -25,7 +25,7 @@ def main(argv=None):
     ap.add_argument('--prompts-per-step', type=int); ap.add_argument('--n-rollouts', type=int); ap.add_argument('--max-new-tokens', type=int)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'], help='weights of the base model, for both trainers')
-    ap.add_argument('--no-json', action='store_true', help='only return the results (throughput.py --trl keeps them in its own JSON)')
+    ap.add_argument('--no-json', action='store_true', help='only return the results (throughput.py keeps them in its own JSON)')
     a = ap.parse_args(argv)
     d = dict(rounds=1, steps=2, prompts_per_step=1, n_rollouts=4, max_new_tokens=16) if a.quick else dict(rounds=3, steps=4, prompts_per_step=2, n_rollouts=4, max_new_tokens=64)
     for k, v in d.items():

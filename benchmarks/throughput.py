@@ -17,14 +17,14 @@ Measured side by side (one process, so machine load hits every row alike; read t
 * the floors: a decode step must read every weight once (weight bytes / copy bandwidth); prefill must do 2·N flops per
   token (N parameters) and training with a frozen base 4·N (forward, and the backward to the inputs; no weight
   gradients but LoRA's), at the measured matmul rate;
-* with `--trl`: seconds per update of `train_latb` against TRL's `GRPOTrainer` (benchmarks/step_time.py, alternated),
-  both on the same weights, for each dtype measured.
+* seconds per update of `train_latb` against TRL's `GRPOTrainer` (benchmarks/step_time.py, one round, alternated),
+  both on the same weights, for each dtype measured (`--no-trl` leaves this out).
 
 bf16 rows run by default only where the CPU has native bf16 (AVX512-BF16 or AMX), or on CUDA; `--dtypes float32
 bfloat16` forces both (bf16 is emulated, and slow, elsewhere).
 
     python benchmarks/throughput.py --quick    # smoke test (tiny model), seconds
-    python benchmarks/throughput.py            # SmolLM2, about 5 min on 2 CPU cores (add --trl for the GRPO ratio, +10 min)
+    python benchmarks/throughput.py            # SmolLM2 with the GRPO ratio, about 3 min on 2 quiet CPU cores
 """
 import argparse, time
 import torch
@@ -131,7 +131,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='tiny model, small sizes')
     ap.add_argument('--rows', type=int, default=8); ap.add_argument('--new-tokens', type=int, default=32)
-    ap.add_argument('--prompt-tokens', type=int, default=100); ap.add_argument('--trl', action='store_true', help='also LA-TB vs GRPOTrainer seconds per update')
+    ap.add_argument('--prompt-tokens', type=int, default=100); ap.add_argument('--no-trl', action='store_true', help='leave out LA-TB vs GRPOTrainer seconds per update')
     ap.add_argument('--dtypes', nargs='+', choices=['float32', 'bfloat16'], help='weight dtypes to measure (default: float32, and bfloat16 where native)')
     a = ap.parse_args(argv)
     model_name = 'tiny' if a.quick else 'smollm2-135m'
@@ -181,7 +181,7 @@ def main(argv=None):
     ratios['draw_tokens/multinomial'] = draw['draw_tokens'] / draw['multinomial']
     for k, v in ratios.items(): print(f"{k}: {v:.3f}")
     res = dict(args=vars(a), machine=machine(), native_bf16=native_bf16(), copy_bandwidth=bw, matmul_flops=mm, rows=rows, ratios=ratios)
-    if a.trl:
+    if not a.no_trl:
         import step_time
         res['step_time'] = {str(d).split('.')[-1]: step_time.main((['--quick', '--model', 'tiny'] if a.quick else ['--rounds', '1', '--steps', '3'])
                                                                   + ['--dtype', str(d).split('.')[-1], '--no-json']) for d in dtypes}

@@ -24,7 +24,7 @@ def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `
         raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
     return a
 
-# %% ../nbs/00_escort.ipynb #cef48b4a
+# %% ../nbs/00_escort.ipynb #ba28688c
 def check_int(x, # the value to check: an int (numpy ints too; `True` is not a count)
               name:str, # argument name used in the error message
               lo:int=1, # the smallest allowed value
