@@ -13,7 +13,9 @@ def load(model:str, dtype:torch.dtype=torch.float32):
     float32 by default, not `load_lm`'s CPU-dependent default: the studies' stored results were measured in float32, and a
     rerun or resume must compute the same thing on any CPU. Speed benchmarks pass their dtype."""
     from powerflow_nb.lm import load_lm, tiny_lm
-    return tiny_lm(seed=0) if model == 'tiny' else load_lm(model, dtype=dtype)
+    if model != 'tiny': return load_lm(model, dtype=dtype)
+    m, t = tiny_lm(seed=0)
+    return m.to(dtype), t
 
 def mean_se(xs)->tuple:
     x = np.asarray(xs, dtype=float)

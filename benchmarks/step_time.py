@@ -34,9 +34,7 @@ def main(argv=None):
     cfg = dict(steps=a.steps, prompts_per_step=a.prompts_per_step, n_rollouts=a.n_rollouts, max_new_tokens=a.max_new_tokens, lr=1e-4)
     times, numerics = {'latb': [], 'grpo': []}, []
     per_round = []
-    def model():
-        m, t = load(a.model, getattr(torch, a.dtype))
-        return m.to(getattr(torch, a.dtype)), t  # (the tiny LM is built in float32)
+    model = lambda: load(a.model, getattr(torch, a.dtype))
     def run_latb():
         m, t = model()
         r = train_latb(m, prompts, 4.0, LATBConfig(**cfg, micro_batch=8, seed=a.seed, progress=False, tensorboard=False), tokenizer=t)

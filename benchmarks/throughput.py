@@ -146,7 +146,6 @@ def main(argv=None):
     for dt in dtypes:
         name = str(dt).split('.')[-1]
         m, tok = load(model_name, dt)
-        m = m.to(dt)  # (the tiny LM is built in float32)
         N, wb = sum(p.numel() for p in m.parameters()), weight_bytes(m)
         g = torch.Generator().manual_seed(0)
         ids = torch.randint(5, min(tok.vocab_size, int(m.config.vocab_size)) - 1, (a.rows, a.prompt_tokens), generator=g)

@@ -10,7 +10,7 @@ import torch
 from .escort import check_int
 
 # %% auto #0
-__all__ = ['sampling_logp', 'draw_tokens', 'Rollout', 'decode_loop', 'decode']
+__all__ = ['sampling_logp', 'draw_tokens', 'Rollout', 'decode_loop', 'max_tokens', 'decode']
 
 # %% ../nbs/00a_decoding.ipynb #4c17f889
 def sampling_logp(logp:torch.Tensor, # [B, V] model next-token log-probs
@@ -71,6 +71,13 @@ def decode_loop(lm, # any object implementing the decoder protocol
     stack = lambda xs, dt: torch.stack(xs, 1) if xs else torch.zeros(B, 0, dtype=dt, device=dev)
     return Rollout(stack(toks, torch.long), lengths, stack(lps, torch.float), stack(lqs, torch.float))
 
+def max_tokens(lm, # a decoder-protocol model (toy LMs carry `max_len`)
+               max_new_tokens:int|None, # the completion budget (None: the model's `max_len`)
+              )->int:
+    "The completion budget `max_new_tokens`, or the model's `max_len` when it is None, checked."
+    T = max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None)
+    return check_int(T, 'max_new_tokens', why='it is required when the model has no max_len')
+
 def decode(lm, # any object implementing the decoder protocol
            prompts:list, # prompts the model understands (toy: indices; real LMs: strings)
            max_new_tokens:int|None=None, # budget for prefix + new tokens (default: `lm.max_len`)
@@ -80,7 +87,7 @@ def decode(lm, # any object implementing the decoder protocol
            top_p:float=1.0, # nucleus mass
           )->Rollout:
     "Sample completions of `prompts` (after optional `prefixes`) through the decoder protocol."
-    T = check_int(max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None), 'max_new_tokens')
+    T = max_tokens(lm, max_new_tokens)
     if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0: raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     state, logp = lm.start(prompts, prefixes)
     budget = T - torch.tensor([len(p) for p in prefixes]) if prefixes else T

@@ -441,6 +441,11 @@ def prompt_groups(prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
     p0 = int(mask.any(0).long().argmax()) if mask.any() else P
     return ids[:, p0:], mask[:, p0:], inv
 
+def _token_logp(logits:torch.Tensor, ids:torch.Tensor)->torch.Tensor:
+    "Log-probs [B, L] (float32) of `ids` [B, L] under next-token `logits` [B, L, V]."
+    logits = logits.float()
+    return logits.gather(-1, ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+
 def checkpointing(model)->bool:
     "True when a forward of `model` now runs under gradient checkpointing (a layer with it on, in training mode, gradients on): transformers then drops any KV cache."
     return torch.is_grad_enabled() and any(getattr(m, 'gradient_checkpointing', False) and m.training for m in model.modules())
@@ -452,9 +457,10 @@ def joined_logprobs(model, # a transformers (or PEFT) causal LM
                     completion_mask:torch.Tensor, # [B, T] True on completion tokens
                    )->torch.Tensor:
     "Per-token log-probs [B, T] from one forward over [prompt, completion] per row, no cache: what `completion_logprobs` computes."
+    T = completion_ids.shape[1]
     ids, mask = torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1)
-    logits = _forward(model, ids, mask, (mask.long().cumsum(-1) - 1).clamp(min=0))[:, prompt_ids.shape[1] - 1:-1].float()
-    lp = logits.gather(-1, completion_ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+    logits = _forward(model, ids, mask, (mask.long().cumsum(-1) - 1).clamp(min=0), keep=T + 1)[:, -(T + 1):-1]  # the head on the last T + 1 positions only
+    lp = _token_logp(logits, completion_ids)
     return torch.where(completion_mask, lp, torch.zeros_like(lp))
 
 def completion_logprobs(model, # a transformers (or PEFT) causal LM
@@ -486,8 +492,7 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
             c.batch_select_indices(torch.full((len(rows),), u, device=dev))
             mask = torch.cat([umask[u].expand(len(rows), -1), cmask[rows, :t - 1]], 1)
             pos = (upos[u, -1] + 1 + torch.arange(t - 1, device=dev)).expand(len(rows), -1)
-            logits = _forward(model, cids[rows, :t - 1], mask, pos, c).float()
-            lp = torch.cat([lp, logits.gather(-1, cids[rows, 1:t, None]).squeeze(-1) - logits.logsumexp(-1)], 1)
+            lp = torch.cat([lp, _token_logp(_forward(model, cids[rows, :t - 1], mask, pos, c), cids[rows, 1:t])], 1)
         parts.append(_pad_to(lp, T, 0.0)); order.append(rows)
     lp = torch.cat(parts)[torch.cat(order).argsort()]
     return torch.where(cmask, lp, torch.zeros_like(lp))
