@@ -6,13 +6,14 @@
 from __future__ import annotations
 import contextlib, copy, dataclasses, errno, hashlib, json, math, os, shutil, signal, threading, time, random, warnings
 from dataclasses import dataclass, asdict, field
+from typing import NamedTuple
 from fastcore.basics import patch
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .escort import check_alpha, check_int
-from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz
+from .objectives import get_objective, OBJECTIVES, USES_LOGZ, LogZHead, ScalarLogZ, init_logz, LossOut
 from .toy import ToyLM
 from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
@@ -21,18 +22,20 @@ from .lm import (load_lm, sample, score, completion_logprobs, base_model, encode
 from .data import Prompt, load_prompts, has_boxed, is_correct
 
 # %% auto #0
-__all__ = ['GROUP_LOGZ', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest', 'write_manifest',
-           'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'clean_orphans', 'prepare_policy',
-           'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy', 'make_policy', 'make_logz',
-           'step_prompts', 'RolloutBatch', 'train_autocast', 'rollout', 'logz_values', 'start_logz',
-           'leave_one_out_mean', 'batch_loss', 'update', 'model_fingerprint', 'run_identity', 'identity_diff',
-           'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult', 'lr_factor',
-           'resolve_config', 'open_run', 'Callback', 'FnCallback', 'JSONLLogger', 'TensorBoardLogger', 'ProgressBar',
-           'Checkpointer', 'EvalCallback', 'LATBTrainer', 'train_latb', 'toy_config']
+__all__ = ['GROUP_LOGZ', 'TRUNCATIONS', 'RUN_CONTROL', 'MANIFEST', 'RUN_FILES', 'LATBConfig', 'atomic_write', 'file_digest',
+           'write_manifest', 'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint', 'clean_orphans',
+           'prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy', 'make_policy',
+           'make_logz', 'step_prompts', 'RolloutBatch', 'train_autocast', 'rollout', 'logz_values', 'start_logz',
+           'leave_one_out_mean', 'BatchLoss', 'batch_loss', 'update', 'model_fingerprint', 'run_identity',
+           'identity_diff', 'run_lock', 'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'TrainResult',
+           'lr_factor', 'resolve_config', 'open_run', 'Callback', 'FnCallback', 'JSONLLogger', 'TensorBoardLogger',
+           'ProgressBar', 'Checkpointer', 'CollapseWarning', 'CollapseGuard', 'EvalCallback', 'LATBTrainer',
+           'train_latb', 'toy_config']
 
 # %% ../nbs/07_train.ipynb #b747a011
 GROUP_LOGZ = ('latb', 'tb_traj') # objectives whose residual is additive in log Z (its group optimum is a mean)
-RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress', 'eval_every', 'eval_k')
+TRUNCATIONS = ('penalty', 'mask', 'keep') # what the loss does with completions cut at the budget (see 'Completions cut at the budget')
+RUN_CONTROL = ('steps', 'out_dir', 'save_every', 'resume', 'overwrite', 'max_nonfinite', 'tensorboard', 'progress', 'eval_every', 'eval_k', 'stop_on_collapse')
 
 def _bad(name, value, allowed): return ValueError(f"{name} must be {allowed}, got {value!r}")
 
@@ -52,7 +55,8 @@ class LATBConfig:
     prompts_per_step:int = 4 # prompts per update and process
     n_rollouts:int = 7 # completions sampled per prompt (paper: 7)
     max_new_tokens:int = 128 # completion budget
-    truncation:str = 'mask' # completions cut at the budget: 'mask' (left out of the loss) | 'keep' (trained as if they had ended)
+    truncation:str = 'penalty' # completions cut at the budget: 'penalty' (trained with ψ += truncation_penalty; log Z′ from finished rows) | 'mask' (no loss) | 'keep' (as if ended)
+    truncation_penalty:float = -0.5 # ψ_cut < 0 added to ψ of a completion cut at the budget (truncation='penalty')
     temperature:float = 1.0 # rollout temperature; 1.0 is on-policy
     lr:float = 1e-4 # LoRA learning rate
     logz_lr:float = 1e-2 # learning rate of log Z′ (10-100x the policy's)
@@ -84,6 +88,7 @@ class LATBConfig:
     progress:bool = True # tqdm progress bar (run control)
     eval_every:int = 0 # held-out evaluation period in updates, with `eval_prompts` (0: before the first and after the last only) (run control)
     eval_k:int = 4 # completions per held-out prompt at each evaluation (run control)
+    stop_on_collapse:bool = False # stop the run when `CollapseGuard` sees a collapse (it always warns); the last checkpoint is the last healthy state (run control)
 
     def __post_init__(self):
         if self.alpha is not None: self.alpha = check_alpha(self.alpha)
@@ -96,11 +101,12 @@ class LATBConfig:
         _check_number('final_lr_frac', self.final_lr_frac, 0, 1, hi_open=False)
         _check_number('lora_dropout', self.lora_dropout, 0, 1, lo_open=False)
         _check_number('format_penalty', self.format_penalty, -math.inf, 0, hi_open=False)
-        for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress'):
+        _check_number('truncation_penalty', self.truncation_penalty, -math.inf, 0)
+        for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress', 'stop_on_collapse'):
             if not isinstance(getattr(self, k), bool): raise _bad(k, getattr(self, k), 'True or False')
         if self.quantize not in (None, '4bit', '8bit'): raise _bad('quantize', self.quantize, "None, '4bit' or '8bit'")
         if self.logz not in ('head', 'scalar'): raise _bad('logz', self.logz, "'head' or 'scalar'")
-        if self.truncation not in ('mask', 'keep'): raise _bad('truncation', self.truncation, "'mask' or 'keep'")
+        if self.truncation not in TRUNCATIONS: raise _bad('truncation', self.truncation, "'penalty', 'mask' or 'keep'")
         if self.logz_mode not in ('group', 'learned'): raise _bad('logz_mode', self.logz_mode, "'group' or 'learned'")
         if self.logz_mode == 'group' and self.objective in GROUP_LOGZ and self.n_rollouts < 2:
             raise _bad('n_rollouts', self.n_rollouts, ">= 2 with logz_mode='group' (log Z′ comes from the other rollouts of the prompt); or use logz_mode='learned'")
@@ -425,8 +431,18 @@ class RolloutBatch:
         return self.logpi_old[rows].to(logpi.dtype)
 
     def kept(self, truncation:str)->torch.Tensor:
-        "[B] bool: the rows that carry loss (`truncation='mask'`: the finished ones; `'keep'`: all)."
+        "[B] bool: the rows that carry the policy's loss (`truncation='mask'`: the finished ones; `'penalty'`, `'keep'`: all)."
         return self.finished if truncation == 'mask' else torch.ones_like(self.finished)
+
+    def fits_logz(self, truncation:str)->torch.Tensor:
+        "[B] bool: the rows log Z′ is fitted on (`'keep'`: all; else the finished ones, so log Z′ never absorbs a cut row's penalty)."
+        return torch.ones_like(self.finished) if truncation == 'keep' else self.finished
+
+    def penalties(self, config:LATBConfig)->torch.Tensor|None:
+        "[B] ψ of each row: the format penalty, plus `truncation_penalty` on rows cut at the budget (`truncation='penalty'`)."
+        if config.truncation != 'penalty': return self.psi
+        cut = (~self.finished).to(self.base_logp.dtype) * config.truncation_penalty
+        return cut if self.psi is None else self.psi + cut
 
 def train_autocast(device:torch.device, config:LATBConfig):
     "The training forward's numerics: bf16 autocast on CUDA when `config.bf16`, nothing on CPU."
@@ -454,13 +470,15 @@ def logz_values(logz:torch.nn.Module, batch:RolloutBatch, rows:torch.Tensor)->to
 
 # %% ../nbs/07_train.ipynb #17bf69cc
 def start_logz(logz, batch:RolloutBatch, objective, alpha:float, config:LATBConfig, accelerator=None):
-    "Initialise log Z′ at the first batch's optimum (residuals at log Z′ = 0, computed from the rollout's own log-probs)."
+    "Initialise log Z′ at the first batch's optimum: minus the mean residual at log Z′ = 0 of the rows it is fitted on (all rows if none)."
     s = batch.samples
     r = objective(s.logq.to(batch.base_logp.device), batch.base_logp, 0.0, alpha, mask=s.completion_mask.to(batch.base_logp.device),
                   psi=batch.psi, eps=config.clip_eps, group=config.n_rollouts).residual
-    ids = batch.prompt_ids
-    if accelerator is not None and accelerator.num_processes > 1: r, ids = accelerator.gather(r), accelerator.gather(ids)
+    ids, fit = batch.prompt_ids, batch.fits_logz(config.truncation)
+    if accelerator is not None and accelerator.num_processes > 1: r, ids, fit = accelerator.gather(r), accelerator.gather(ids), accelerator.gather(fit)
+    if fit.any(): r, ids = r[fit], ids[fit]  # no finished row at all: every row, without the truncation penalty
     init_logz(logz, r, ids)
+
 
 # %% ../nbs/07_train.ipynb #b12f1235
 def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups of `group`
@@ -474,24 +492,38 @@ def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups 
     return loo.reshape(-1), (others > 0).reshape(-1)
 
 # %% ../nbs/07_train.ipynb #379db82c
-def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, alpha:float, config:LATBConfig):
-    "Loss of rows `rows` (whole prompt groups): `(loss, policy LossOut, learned log Z′ LossOut, log π_θ, kept rows)`; loss None if log π_θ is not finite."
+class BatchLoss(NamedTuple):
+    "What `batch_loss` returns for a micro-batch."
+    loss: torch.Tensor|None # its share of the batch loss (policy mean + log Z′ mean); None when log π_θ is not finite
+    out: LossOut|None # the policy's objective, log Z′ detached (None: no row carries policy loss)
+    fit: LossOut|None # the learned log Z′'s regression, log π_θ detached (None: no log Z′, or no row to fit it on)
+    logpi: torch.Tensor # [b, T] log π_θ of the rows
+    keep: torch.Tensor # [b] bool: rows that carry the policy's loss
+    fit_rows: torch.Tensor # [b] bool: rows log Z′ is fitted on
+
+def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective, alpha:float, config:LATBConfig,
+               counts:tuple|None=None, # (policy rows, log Z′ rows) of the whole batch, the means' denominators (None: these rows')
+              )->BatchLoss:
+    "Loss of rows `rows` (whole prompt groups): the policy's objective with log Z′ fixed, plus log Z′'s regression on its rows."
     s, dev = batch.samples, batch.base_logp.device
-    mask = s.completion_mask[rows].to(dev)
     with train_autocast(dev, config): logpi = policy.logprobs(s, rows).to(batch.base_logp.dtype)
-    keep = batch.kept(config.truncation)[rows]
-    if not torch.isfinite(logpi).all(): return None, None, None, logpi, keep
-    base, z = batch.base_logp[rows], logz_values(logz, batch, rows)
-    kw = dict(mask=mask, logpi_old=batch.behaviour_logprobs(rows, logpi), psi=None if batch.psi is None else batch.psi[rows],
-              eps=config.clip_eps, group=config.n_rollouts, weights=keep.to(logpi.dtype))
-    if not keep.any(): return logpi.sum() * 0, None, None, logpi, keep  # every completion truncated: nothing to learn from
-    if not (config.logz_mode == 'group' and config.objective in GROUP_LOGZ):
-        out = objective(logpi, base, z, alpha, **kw)
-        return out.loss, out, out, logpi, keep
-    fit = objective(logpi.detach(), base, z, alpha, **kw)  # the learned log Z′ regresses on the residuals
-    loo, ok = leave_one_out_mean(fit.residual - z.detach(), keep, config.n_rollouts)  # residuals at log Z′ = 0 (additive in log Z′)
-    out = objective(logpi, base, torch.where(ok, -loo, z.detach()), alpha, **kw)  # log Z′ at the others' optimum
-    return out.loss + fit.loss, out, fit, logpi, keep
+    keep, fit_rows = batch.kept(config.truncation)[rows], batch.fits_logz(config.truncation)[rows]
+    if not torch.isfinite(logpi).all(): return BatchLoss(None, None, None, logpi, keep, fit_rows)
+    n_pol, n_fit = counts or (int(keep.sum()), int(fit_rows.sum()))
+    psi, base, z = batch.penalties(config), batch.base_logp[rows], logz_values(logz, batch, rows)
+    kw = dict(mask=s.completion_mask[rows].to(dev), logpi_old=batch.behaviour_logprobs(rows, logpi), psi=None if psi is None else psi[rows],
+              eps=config.clip_eps, group=config.n_rollouts)
+    loss, fit, zp = logpi.sum() * 0, None, z.detach()
+    if config.objective in USES_LOGZ and fit_rows.any():  # the learned log Z′ regresses on its rows' residuals
+        fit = objective(logpi.detach(), base, z, alpha, weights=fit_rows.to(logpi.dtype), **kw)
+        loss = loss + (fit.per_seq * fit_rows).sum() / max(n_fit, 1)
+        if config.logz_mode == 'group' and config.objective in GROUP_LOGZ:  # residuals at log Z′ = 0 are additive in log Z′
+            loo, ok = leave_one_out_mean(fit.residual - zp, fit_rows, config.n_rollouts)
+            zp = torch.where(ok, -loo, zp)  # log Z′ at the optimum of the group's other fitted rows; the learned one where there are none
+    if not keep.any(): return BatchLoss(loss, None, fit, logpi, keep, fit_rows)  # 'mask' and every row cut: no policy loss
+    out = objective(logpi, base, zp, alpha, weights=keep.to(logpi.dtype), **kw)
+    return BatchLoss(loss + (out.per_seq * keep).sum() / max(n_pol, 1), out, fit, logpi, keep, fit_rows)
+
 
 # %% ../nbs/07_train.ipynb #9c233497
 def _step_or_undo(optimizer, scheduler, params:list)->bool:
@@ -515,21 +547,19 @@ def update(policy, logz, batch:RolloutBatch, objective, alpha:float, config:LATB
     s, B = batch.samples, len(batch.samples)
     dev = batch.base_logp.device
     per = max(1, config.micro_batch // config.n_rollouts) * config.n_rollouts
-    n_keep = max(int(batch.kept(config.truncation).sum()), 1)
+    counts = int(batch.kept(config.truncation).sum()), int(batch.fits_logz(config.truncation).sum())
     loss_sum, finite, resid, zres, ratios, gaps = 0.0, True, [], [], [], []
     for rows in torch.arange(B, device=dev).split(per):
-        loss, out, fit, logpi, keep = batch_loss(policy, logz, batch, rows, objective, alpha, config)
-        if loss is None or not torch.isfinite(loss):
+        bl = batch_loss(policy, logz, batch, rows, objective, alpha, config, counts)
+        if bl.loss is None or not torch.isfinite(bl.loss):
             finite = False
             break
-        loss = loss * int(keep.sum()) / n_keep  # the mean over all kept rows of the batch
-        loss.backward()
-        loss_sum += loss.item()
-        if out is not None:
-            resid.append(out.residual[keep])
-            zres.append(fit.residual[keep])
-        ratios.append((logpi.detach() - batch.behaviour_logprobs(rows, logpi)).sum(-1).exp())
-        gaps.append((logpi.detach() - s.logq[rows].to(dev))[s.completion_mask[rows].to(dev)].abs())
+        bl.loss.backward()
+        loss_sum += bl.loss.item()
+        if bl.out is not None: resid.append(bl.out.residual[bl.keep])
+        if bl.fit is not None: zres.append(bl.fit.residual[bl.fit_rows])
+        ratios.append((bl.logpi.detach() - batch.behaviour_logprobs(rows, bl.logpi)).sum(-1).exp())
+        gaps.append((bl.logpi.detach() - s.logq[rows].to(dev))[s.completion_mask[rows].to(dev)].abs())
     multi = accelerator is not None and accelerator.num_processes > 1
     bad = torch.tensor(0.0 if finite else 1.0, device=dev)
     if multi: bad = accelerator.reduce(bad, 'sum')  # every process takes the same skip decision
@@ -791,9 +821,66 @@ class ProgressBar(Callback):
     def on_train_end(self, trainer): self.bar.close()
 
 class Checkpointer(Callback):
-    "A checkpoint every `save_every` updates and when the run is stopping (all processes wait for it)."
+    "A checkpoint every `save_every` updates and when the run is stopping (all processes wait for it), never of a collapsed policy."
     def on_step_end(self, trainer, metrics):
+        if trainer.collapsed: return  # `latest` stays the last healthy checkpoint
         if metrics['step'] % trainer.config.save_every == 0 or trainer.stopping: trainer.save_checkpoint()
+
+# %% ../nbs/07_train.ipynb #c011a95f
+class CollapseWarning(UserWarning): "A training run is collapsing (truncation, length drift or diversity); see `CollapseGuard`."
+
+def _saved_metrics(trainer)->list:
+    "The update metrics already in the run folder (a resumed run), oldest first."
+    p = trainer.out_dir / 'metrics.jsonl' if trainer.out_dir else None
+    if p is None or trainer.step == 0 or not p.exists(): return []
+    recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    return [r for r in recs if not r.get('eval') and r.get('step', 0) <= trainer.step]
+
+class CollapseGuard(Callback):
+    "Warns (and with `config.stop_on_collapse` stops) when 10-update means show truncation, length drift or lost diversity."
+    def __init__(self, window:int=10, # updates per mean
+                 settle:int=50, # the reference length is the mean of the window ending here (sharpening may shorten answers first)
+                 max_truncated:float=0.9, # truncated fraction at or above which the run is collapsing to the budget
+                 max_drift:float=0.5, # relative change of the mean length from the reference beyond which it drifts
+                 min_distinct:float=0.25, # distinct completions per group at or below which the rollouts collapse to one answer
+                ): self.window, self.settle, self.max_truncated, self.max_drift, self.min_distinct = window, settle, max_truncated, max_drift, min_distinct
+
+    def on_train_begin(self, trainer): self.seen, self.ref, self.fired = _saved_metrics(trainer), None, set()
+
+    def on_step_end(self, trainer, m):
+        self.seen.append(m)
+        if len(self.seen) < self.window: return
+        mean = lambda k: float(np.nanmean([r.get(k, math.nan) for r in self.seen[-self.window:]]))
+        length, cut, distinct = mean('length'), mean('truncated_frac'), mean('distinct_frac')
+        if self.ref is None and m['step'] >= self.settle: self.ref = float(np.mean([r['length'] for r in self.seen if self.settle - self.window < r['step'] <= self.settle] or [length]))
+        if self.ref: m['length_drift'] = length / self.ref - 1
+        found = self.diagnose(trainer.config, m['step'], length, cut, distinct, m.get('length_drift', 0.0))
+        for kind, why in found.items():
+            if kind not in self.fired: warnings.warn(why, CollapseWarning)
+            self.fired.add(kind)
+        if found and trainer.config.stop_on_collapse:
+            trainer.collapsed = f"stopped at update {m['step']}: " + ' '.join(found.values())
+            return True
+
+
+# %% ../nbs/07_train.ipynb #c011a960
+@patch
+def diagnose(self:CollapseGuard, c:LATBConfig, step:int, length:float, cut:float, distinct:float, drift:float)->dict:
+    "{kind: message with the numbers and the likely cause} for each collapse the window means show."
+    out, w = {}, f"over updates {step - self.window + 1}-{step}"
+    if cut >= self.max_truncated:
+        why = ("with truncation='mask' cut rows carry no loss, so this state is absorbing: use truncation='penalty'" if c.truncation == 'mask'
+               else "the policy drifts to completions that never end; lower lr, or raise max_new_tokens if the base model itself rarely finishes")
+        out['truncation'] = f"{cut:.0%} of rollouts ran to max_new_tokens={c.max_new_tokens} {w}: {why}."
+    if abs(drift) > self.max_drift:
+        why = ("answers keep shrinking: a cheap short answer is earning the target (check that the format penalty ψ is not earned by boxing "
+               "the question), or lr is too high" if drift < 0 else "answers keep growing towards the budget; lower lr")
+        out['length'] = f"mean length {length:.1f} tokens {w} is {drift:+.0%} from its {self.ref:.1f} at update {self.settle}: {why}."
+    if c.n_rollouts > 1 and distinct <= self.min_distinct:
+        out['diversity'] = (f"only {distinct:.0%} of the {c.n_rollouts} rollouts of a prompt are distinct {w}: the policy collapses to one "
+                            f"answer per prompt (α={c.alpha:g} too sharp for this lr, or lr too high).")
+    return out
+
 
 # %% ../nbs/07_train.ipynb #3cd5ad1b
 class EvalCallback(Callback):
@@ -825,7 +912,7 @@ class EvalCallback(Callback):
         b = rollout(trainer.policy, self.items, list(range(len(self.items))), cfg, g)
         s, dev, ended = b.samples, b.base_logp.device, b.finished.tolist()
         r = trainer.objective(s.logp.to(dev), b.base_logp, 0.0, c.alpha, mask=s.completion_mask.to(dev), psi=b.psi, eps=c.clip_eps, group=self.k).residual
-        keep = b.kept(c.truncation)
+        keep = b.fits_logz(c.truncation)
         loo, ok = leave_one_out_mean(r, keep, self.k)
         rec = dict(step=step, eval=True, eval_length=s.lengths.float().mean().item(), eval_truncated=1 - b.finished.float().mean().item(),
                    eval_residual=(r - loo)[keep & ok].abs().mean().item() if (keep & ok).any() else float('nan'))
@@ -859,8 +946,8 @@ class LATBTrainer:
         self.objective, self.out_dir = get_objective(config.objective), Path(config.out_dir) if config.out_dir else None
         logs = [JSONLLogger()] + ([TensorBoardLogger()] if config.tensorboard else []) if self.out_dir else []
         user = [c if isinstance(c, Callback) else FnCallback(c) for c in callbacks]
-        self.callbacks = [ProgressBar(), *logs, *user] + ([Checkpointer()] if self.out_dir else [])
-        self.step, self.history, self.evals, self.stopping = 0, [], [], False
+        self.callbacks = [CollapseGuard(), ProgressBar(), *logs, *user] + ([Checkpointer()] if self.out_dir else [])
+        self.step, self.history, self.evals, self.stopping, self.collapsed = 0, [], [], False, None
 
     @property
     def is_main(self)->bool: return self.acc.is_main_process
@@ -897,7 +984,9 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float)->d
     s = batch.samples
     with torch.no_grad(): lz = logz_values(self.logz, batch, torch.arange(len(s), device=self.device))
     per_tok = lambda x: (x.sum(-1) / s.lengths.clamp(min=1)).mean().item()
+    groups = [s.texts[i:i + self.config.n_rollouts] for i in range(0, len(s.texts), self.config.n_rollouts)]
     m.update(step=self.step, length=s.lengths.float().mean().item(), logz=lz.mean().item(), base_logp_per_token=per_tok(batch.base_logp),
+             distinct_frac=float(np.mean([len(set(g)) / len(g) for g in groups])),
              policy_logp_per_token=per_tok(s.logq), eos_frac=s.eos.float().mean().item(), seconds=seconds,
              lr=self.scheduler.get_last_lr()[0])
     answers = [self.items[i].answer for i in batch.prompt_ids.tolist()]
@@ -920,7 +1009,8 @@ def train(self:LATBTrainer, start:int=0)->TrainResult:
             bad_run = 0 if m['finite'] else bad_run + 1
             cut_run = cut_run + 1 if self.config.truncation == 'mask' and m['truncated_frac'] == 1 else 0
             if cut_run == 5: warnings.warn(f"every rollout of the last 5 updates ran to max_new_tokens={self.config.max_new_tokens}: with "
-                                           "truncation='mask' they carry no loss, so the policy gets no gradient; raise max_new_tokens or use truncation='keep'")
+                                           "truncation='mask' they carry no loss, so the policy gets no gradient; use truncation='penalty' "
+                                           "(the default) or raise max_new_tokens")
             self.history.append(m)
             self.stopping = bool(stop)
             self.stopping = any([bool(cb.on_step_end(self, m)) for cb in self.callbacks]) or self.stopping  # all see every step
@@ -931,7 +1021,7 @@ def train(self:LATBTrainer, start:int=0)->TrainResult:
                                              + (f"; checkpoint in {self.out_dir}" if self.out_dir else ""))
             if self.stopping: break
     for cb in self.callbacks: cb.on_train_end(self)
-    if self.out_dir and self.is_main: save_final(self.out_dir, self.policy, self.logz, self.run, self.step)
+    if self.out_dir and self.is_main and not self.collapsed: save_final(self.out_dir, self.policy, self.logz, self.run, self.step)
     self.acc.wait_for_everyone()
     return TrainResult(self.policy.module, self.policy.tokenizer, self.logz, self.history, self.out_dir, self.evals)
 

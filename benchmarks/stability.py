@@ -1,0 +1,178 @@
+"""The stability study (the paper's Fig. 3) at micro scale on SmolLM2: does LA-TB keep response length and accuracy steady
+over a long run where the trajectory-level ablations collapse, and what made the amortisation run collapse?
+
+Every arm is `train_latb` on the shipped arithmetic train split at α = 4, 2 prompts × 4 rollouts per update, a budget of
+BUDGET tokens (where the base model finishes 68 % of its train-split answers, measured in the JSON's `base` record),
+everything else at `LATBConfig`'s defaults unless the arm says otherwise. Every 10 updates: the training batches'
+10-update means (length, truncated fraction, LA-TB residual, clip fraction, distinct completions per group, length
+drift) and a held-out evaluation (EVAL_N distinct problems × k = 2 at T = 1, the same sampling seed each time): length
+quartiles, truncated fraction, strict and lenient accuracy, format rate, degenerate completions, a sample of texts.
+
+Runs are resumable: each arm checkpoints every 10 updates into benchmarks/stability_runs/ (not in git) and the JSON is
+rebuilt from the run folders after every arm; rerun the same command to continue. `--minutes` stops after that long (at
+a checkpoint) so long studies fit in sessions; `--arms` picks arms (in the order given).
+
+    python benchmarks/stability.py                          # every arm, in ARMS order (many CPU hours; resumable)
+    python benchmarks/stability.py --arms 'latb' --minutes 50
+    python benchmarks/stability.py --report                 # rebuild JSON, table and figure from the run folders only
+    python benchmarks/stability.py --quick                  # smoke run on the tiny model (writes stability_quick.json)
+"""
+import argparse, json, re, time
+from pathlib import Path
+import numpy as np
+import torch
+from _bench import load, machine, write_json, json_path
+from powerflow_nb.toy import format_table
+from powerflow_nb.data import arithmetic, checksum, extract_answer
+from powerflow_nb.lm import sample, cpu_native_bf16
+from powerflow_nb.train import train_latb, LATBConfig, EvalCallback
+from powerflow_nb.viz import history_figure
+
+ALPHA, BUDGET, EVAL_N, EVERY = 4.0, 96, 32, 10
+COMMON = dict(alpha=ALPHA, prompts_per_step=2, n_rollouts=4, max_new_tokens=BUDGET, micro_batch=8)
+# name: (LATBConfig fields beyond COMMON and the defaults, updates, seeds)
+ARMS = {
+    'latb': ({}, 300, (0, 1)),  # the default configuration (truncation='penalty', ψ = 0, lr 1e-4)
+    'latb psi mask lr5e-4': (dict(format_penalty=-0.5, truncation='mask', lr=5e-4), 200, (0,)),  # the amortisation run's settings
+    'latb psi lr5e-4': (dict(format_penalty=-0.5, lr=5e-4), 200, (0,)),  # the same with truncation='penalty'
+    'tb_traj': (dict(objective='tb_traj'), 200, (0,)),
+    'rl_traj': (dict(objective='rl_traj'), 200, (0,)),
+    'latb psi': (dict(format_penalty=-0.5), 200, (0,)),
+    'tb_traj psi': (dict(objective='tb_traj', format_penalty=-0.5), 200, (0,)),
+    'rl_traj psi': (dict(objective='rl_traj', format_penalty=-0.5), 200, (0,)),
+    'latb mask': (dict(truncation='mask'), 200, (0,)),
+}
+QUICK = dict(steps=4, every=2, eval_n=3, budget=12)
+
+def settings(quick:bool, dtype:str)->dict:
+    ev = eval_set(quick)
+    return dict(model='tiny' if quick else 'smollm2-135m', dtype=dtype, common={**COMMON, **({'max_new_tokens': QUICK['budget']} if quick else {})},
+                every=QUICK['every'] if quick else EVERY, eval_checksum=checksum(ev), train_checksum=checksum(arithmetic('train')))
+
+def eval_set(quick:bool)->list: return arithmetic('eval', n=QUICK['eval_n'] if quick else EVAL_N, distinct=True)
+
+_EXPR = re.compile(r"\d+\s*[-+*/×x]\s*\d+")
+def _norm(s:str)->str: return re.sub(r"[\s$]", '', s).replace('×', '*').replace('x', '*')
+
+def degenerate(text:str, length:int, question:str)->bool:
+    "Empty or one-token completions, and answers that are the question's own expression (\\boxed{85 - 5} for 'What is 85 - 5?')."
+    if length <= 2 or not text.strip(): return True
+    exprs = {_norm(e) for e in _EXPR.findall(question)}
+    ans = extract_answer(text, 'strict')
+    return bool(exprs) and (_norm(text.replace('\\boxed', '').strip('{} .')) in exprs or (ans is not None and _norm(ans) in exprs))
+
+def run_dir(quick:bool)->Path: return Path(__file__).with_name('stability_quick_runs' if quick else 'stability_runs')
+def run_name(arm:str, seed:int)->str: return f"{arm.replace(' ', '_')}-s{seed}"
+
+def train_arm(arm:str, seed:int, s:dict, quick:bool, deadline:float)->bool:
+    "Train (or continue) one arm; False when the deadline stopped it."
+    extra, steps, _ = ARMS[arm]
+    out = run_dir(quick) / run_name(arm, seed)
+    if done_steps(out) >= (QUICK['steps'] if quick else steps): return True
+    cfg = LATBConfig(**{**s['common'], **extra}, steps=QUICK['steps'] if quick else steps, seed=seed, out_dir=str(out), save_every=s['every'],
+                     resume=(out / 'checkpoints').exists(), tensorboard=False, progress=False)
+    m, t = load(s['model'], getattr(torch, s['dtype']))
+    stop = lambda mt: time.time() > deadline and mt['step'] % s['every'] == 0  # stop right after a checkpoint
+    res = train_latb(m, arithmetic('train'), config=cfg, tokenizer=t, callbacks=[EvalCallback(eval_set(quick), s['every'], k=2, seed=1000, keep_texts=True), stop])
+    return res.history[-1]['step'] >= cfg.steps if res.history else True
+
+def _records(out:Path)->list:
+    p = out / 'metrics.jsonl'
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+def done_steps(out:Path)->int: return max((r['step'] for r in _records(out) if not r.get('eval')), default=0)
+
+def curve(out:Path, every:int, questions:list)->dict:
+    "The run's curve: one point per evaluation with the training batches' means over the updates before it."
+    recs = _records(out)
+    ups = {r['step']: r for r in recs if not r.get('eval')}
+    pts = []
+    for e in sorted((r for r in recs if r.get('eval')), key=lambda r: r['step']):
+        st, win = e['step'], [ups[i] for i in range(e['step'] - every + 1, e['step'] + 1) if i in ups]
+        mean = lambda k: float(np.nanmean([w.get(k, np.nan) for w in win])) if win else None
+        L, k = np.array(e['lengths']), len(e['texts']) // len(questions)
+        q = [questions[i // k] for i in range(len(e['texts']))]
+        pts.append(dict(step=st, length=mean('length'), truncated=mean('truncated_frac'), residual=mean('residual'), clip_frac=mean('clip_frac'),
+                        distinct=mean('distinct_frac'), length_drift=mean('length_drift'), seconds=mean('seconds'),
+                        eval_length=float(L.mean()), eval_length_q1=float(np.percentile(L, 25)), eval_length_median=float(np.median(L)),
+                        eval_length_q3=float(np.percentile(L, 75)), eval_truncated=e['eval_truncated'], acc=e.get('eval_acc'),
+                        acc_lenient=e.get('eval_acc_lenient'), format=e.get('eval_format'), eval_residual=e['eval_residual'],
+                        degenerate=float(np.mean([degenerate(t, n, qq) for t, n, qq in zip(e['texts'], e['lengths'], q)])),
+                        texts=e['texts'][:4]))
+    return dict(points=pts, updates=max(ups, default=0), wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
+
+def base_truncation(s:dict, n:int=32, k:int=4)->dict:
+    "The base model's truncated fraction and lengths at the budget on train-split prompts (T = 1)."
+    m, t = load(s['model'], getattr(torch, s['dtype']))
+    items = arithmetic('train')[:: max(1, len(arithmetic('train')) // n)][:n]
+    out = sample(m, t, [it.prompt for it in items], n=k, max_new_tokens=s['common']['max_new_tokens'], seed=0, batch_size=64)
+    L = out.lengths.float()
+    return dict(prompts=len(items), k=k, truncated=1 - out.eos.float().mean().item(), mean_length=L.mean().item(),
+                quartiles=[float(np.percentile(L.numpy(), q)) for q in (25, 50, 75)])
+
+def verdict(c:dict, base_cut:float)->dict:
+    "The issue's checks on one run: drift after update 50, truncation against the base, degenerate share, accuracy."
+    P = c['points']
+    if not P: return {}
+    at = lambda st: next((p for p in P if p['step'] == st), None)
+    p50, last = at(50), P[-1]
+    after = [p['length'] for p in P if p['step'] > 50 and p['length'] is not None]
+    drift = max((abs(x / p50['length'] - 1) for x in after), default=None) if p50 and p50['length'] else None
+    return {'updates': c['updates'], 'minutes': c['wall_s'] / 60, '|y| @50': p50['length'] if p50 else None, '|y| end': last['length'],
+            'max drift >50': drift, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
+            'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': P[0]['acc_lenient'],
+            'lenient @50': p50['acc_lenient'] if p50 else None, 'lenient end': last['acc_lenient'], 'strict end': last['acc'],
+            'holds': bool(drift is not None and drift <= 0.30 and last['truncated'] <= base_cut + 0.10 and last['degenerate'] < 0.05
+                          and p50 and last['acc_lenient'] >= p50['acc_lenient'] and last['acc_lenient'] >= P[0]['acc_lenient'])}
+
+def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
+    questions = [it.prompt for it in eval_set(quick)]
+    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions))
+            for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
+    rows = {n: verdict(r, base['truncated']) for n, r in runs.items()}
+    table = format_table(rows, '{:.3f}')
+    print(table)
+    hist = {n: [{k: p[k] for k in ('step', 'length', 'truncated', 'acc_lenient', 'distinct', 'degenerate', 'residual')} for p in r['points']] for n, r in runs.items()}
+    if hist:
+        fig = history_figure(hist, ['length', 'truncated', 'acc_lenient', 'distinct', 'degenerate', 'residual'])
+        fig.update_layout(title=f'Stability on SmolLM2, α = {ALPHA:g}, budget {s["common"]["max_new_tokens"]} (10-update means; held-out lenient accuracy, degenerate share)')
+        fig.write_html(json_path(__file__, '_quick' if quick else '').with_suffix('.html'), include_plotlyjs='directory')
+    old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
+    out = dict(settings=s, base=base, machine=machine(), arms={a: dict(config=c, steps=st, seeds=list(sd)) for a, (c, st, sd) in ARMS.items()},
+               runs=runs, table=table, verdicts=rows,
+               invocations=old.get('invocations', []) + [dict(command='python benchmarks/stability.py ' + ' '.join(argv), wall_s=wall, date=time.strftime('%Y-%m-%d %H:%M'))][:int(final)])
+    print('wrote', write_json(__file__, out, '_quick' if quick else ''))
+
+def main(argv=None):
+    import sys
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--quick', action='store_true', help='smoke run on the tiny model (4 updates, starts afresh)')
+    ap.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS), help='arms to train, in this order')
+    ap.add_argument('--seeds', type=int, nargs='+', help="only these seeds (default: each arm's own)")
+    ap.add_argument('--minutes', type=float, default=1e9, help='stop training after this long (at a checkpoint); the JSON keeps what is done')
+    ap.add_argument('--report', action='store_true', help='only rebuild the JSON, table and figure from the run folders')
+    ap.add_argument('--dtype', choices=['float32', 'bfloat16'], help='model dtype (default: bfloat16 where the CPU computes it natively)')
+    ap.add_argument('--threads', type=int, help="torch CPU threads (default: torch's choice)")
+    a = ap.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    t0 = time.time()
+    old = json.loads(json_path(__file__, '_quick' if a.quick else '').read_text()) if json_path(__file__, '_quick' if a.quick else '').exists() and not a.quick else {}
+    dtype = a.dtype or old.get('settings', {}).get('dtype') or ('bfloat16' if cpu_native_bf16() else 'float32')
+    s = settings(a.quick, dtype)
+    if old and old.get('settings') != s: raise SystemExit(f"{json_path(__file__)} holds runs with other settings:\n  {old['settings']}\nvs now\n  {s}")
+    if a.quick:
+        import shutil
+        shutil.rmtree(run_dir(True), ignore_errors=True)
+    base = old.get('base') or base_truncation(s)
+    print(f"base model at budget {s['common']['max_new_tokens']}: truncated {base['truncated']:.3f}, mean |y| {base['mean_length']:.1f}")
+    deadline = t0 + a.minutes * 60
+    for arm in ([] if a.report else a.arms):
+        for seed in [sd for sd in ARMS[arm][2] if a.seeds is None or sd in a.seeds]:
+            if time.time() > deadline: break
+            print(f"== {arm} seed {seed}", flush=True)
+            train_arm(arm, seed, s, a.quick, deadline)
+            report(s, a.quick, base, time.time() - t0, argv)
+    report(s, a.quick, base, time.time() - t0, argv, final=True)
+
+if __name__ == '__main__': main()
