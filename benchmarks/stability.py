@@ -110,24 +110,52 @@ def base_truncation(s:dict, n:int=32, k:int=4)->dict:
     return dict(prompts=len(items), k=k, truncated=1 - out.eos.float().mean().item(), mean_length=L.mean().item(),
                 quartiles=[float(np.percentile(L.numpy(), q)) for q in (25, 50, 75)])
 
+def cheap_answers(s:dict)->dict:
+    """Cause (a), exactly on the base model: mean per-token log p of candidate answers to the held-out questions. LA-TB ranks
+    completions of a length by α·(log p/|y| + ψ), so an answer that copies the question is the cheapest way to earn ψ's box."""
+    from powerflow_nb.lm import encode_prompts, completion_logprobs, left_pad
+    m, t = load(s['model'], getattr(torch, s['dtype']))
+    items = eval_set(False)
+    cands = {'\\boxed{answer}': lambda e, a: f"\\boxed{{{a}}}", '\\boxed{question}': lambda e, a: f"\\boxed{{{e}}}",
+             'question = \\boxed{answer}': lambda e, a: f"{e} = \\boxed{{{a}}}", 'question = \\boxed{question}': lambda e, a: f"{e} = \\boxed{{{e}}}",
+             'question = answer': lambda e, a: f"{e} = {a}"}
+    rows = [(it, _EXPR.search(it.prompt)) for it in items]
+    rows = [(it, mt.group(0)) for it, mt in rows if mt]
+    out = {}
+    with torch.no_grad():
+        for name, f in cands.items():
+            ids = [t(f(e, it.answer), add_special_tokens=False)['input_ids'] + [t.eos_token_id] for it, e in rows]
+            T = max(map(len, ids))
+            cids = torch.tensor([x + [t.eos_token_id] * (T - len(x)) for x in ids]); cmask = torch.tensor([[i < len(x) for i in range(T)] for x in ids])
+            pids, pmask = encode_prompts(t, [it.prompt for it, _ in rows], chat=True)
+            lp = completion_logprobs(m, pids, pmask, cids, cmask).float()
+            per_tok = (lp.sum(-1) / cmask.sum(-1)).numpy()
+            out[name] = dict(logp_per_token=float(per_tok.mean()), logp=float(lp.sum(-1).mean()), tokens=float(cmask.sum(-1).float().mean()),
+                             example=f(rows[0][1], rows[0][0].answer))
+    return dict(questions=len(rows), candidates=out)
+
 def verdict(c:dict, base_cut:float)->dict:
-    "The issue's checks on one run: drift after update 50, truncation against the base, degenerate share, accuracy."
+    """The issue's checks on one run: length drift after update 50 (10-update means within ±30 % of update 50's), truncation
+    against the base model's + 0.10, degenerate share < 5 %, and held-out lenient accuracy at the end ≥ at update 50 and ≥
+    the base model's (each accuracy the mean of 3 evaluations, 192 answers: one evaluation's 64 answers have s.e. ≈ 0.06)."""
     P = c['points']
     if not P: return {}
-    at = lambda st: next((p for p in P if p['step'] == st), None)
-    p50, last = at(50), P[-1]
+    near = lambda st: [p for p in P if abs(p['step'] - st) <= 10]
+    acc = lambda ps: float(np.mean([p['acc_lenient'] for p in ps])) if ps else None
+    p50 = next((p for p in P if p['step'] == 50), None)
     after = [p['length'] for p in P if p['step'] > 50 and p['length'] is not None]
     drift = max((abs(x / p50['length'] - 1) for x in after), default=None) if p50 and p50['length'] else None
+    last, a0, a50, a_end = P[-1], acc(P[:1]), acc(near(50)), acc(P[-3:])
+    checks = [drift is not None and drift <= 0.30, last['truncated'] <= base_cut + 0.10, last['degenerate'] < 0.05,
+              a50 is not None and a_end >= a50 and a_end >= a0, c['updates'] >= c['steps']]
     return {'updates': c['updates'], 'minutes': c['wall_s'] / 60, '|y| @50': p50['length'] if p50 else None, '|y| end': last['length'],
             'max drift >50': drift, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
-            'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': P[0]['acc_lenient'],
-            'lenient @50': p50['acc_lenient'] if p50 else None, 'lenient end': last['acc_lenient'], 'strict end': last['acc'],
-            'holds': bool(drift is not None and drift <= 0.30 and last['truncated'] <= base_cut + 0.10 and last['degenerate'] < 0.05
-                          and p50 and last['acc_lenient'] >= p50['acc_lenient'] and last['acc_lenient'] >= P[0]['acc_lenient'])}
+            'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': a0, 'lenient @40-60': a50,
+            'lenient last 3': a_end, 'strict end': last['acc'], 'holds': all(checks)}
 
 def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
     questions = [it.prompt for it in eval_set(quick)]
-    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions))
+    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions))
             for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
     rows = {n: verdict(r, base['truncated']) for n, r in runs.items()}
     table = format_table(rows, '{:.3f}')
@@ -165,6 +193,7 @@ def main(argv=None):
         import shutil
         shutil.rmtree(run_dir(True), ignore_errors=True)
     base = old.get('base') or base_truncation(s)
+    if not a.quick and 'cheap_answers' not in base: base['cheap_answers'] = cheap_answers(s)
     print(f"base model at budget {s['common']['max_new_tokens']}: truncated {base['truncated']:.3f}, mean |y| {base['mean_length']:.1f}")
     deadline = t0 + a.minutes * 60
     for arm in ([] if a.report else a.arms):

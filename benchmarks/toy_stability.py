@@ -12,14 +12,14 @@ budget < max-length LA-TB case per truncation treatment against its own exact ta
     python benchmarks/toy_stability.py --quick    # smoke run: 1 seed, 100 updates (writes toy_stability_quick.json)
     python benchmarks/toy_stability.py --hidden 64  # the MLP policy instead of the table
 """
-import argparse, math, os, platform, resource, sys, time
+import argparse, json, math, os, platform, resource, sys, time
 from multiprocessing import get_context
 from pathlib import Path
 import torch
-from powerflow_nb.toy import (random_toy, power_logp, temperature_logp, latb_logp, latb_fixed_point, expected_length, kl, format_table,
-                              budget_outcomes, outcome_logp)
+from powerflow_nb.toy import (random_toy, power_logp, temperature_logp, latb_logp, expected_length, kl, format_table,
+                              budget_outcomes, outcome_logp, truncation_target)
 from powerflow_nb.objectives import ToyPolicy, objective_fixed_point
-from powerflow_nb.train import train_latb, toy_config
+from powerflow_nb.train import train_latb, toy_config, LATBConfig, TRUNCATIONS
 sys.path.insert(0, str(Path(__file__).parent))
 from _bench import write_json
 
@@ -70,15 +70,34 @@ def _truncation(job):
     res = train_latb(ToyPolicy(lm, hidden=args['hidden'], seed=seed), None,
                      config=toy_config(alpha, steps=args['steps'], seed=seed, max_new_tokens=BUDGET, truncation=trunc))
     with torch.no_grad(): got = outcome_logp(res.model.seq_logp(), ids)
-    if trunc == 'keep': d = kl(got, latb_fixed_point(base, olen, alpha)[0])
-    else:  # conditional on finishing: p^α e^{-λ|y|} over finished outcomes, λ = the learned log Z′
+    if trunc == 'mask':  # conditional on finishing: p^α e^{-λ|y|} over finished outcomes, λ = the learned log Z′
         lam = res.logz.value.detach()
         d = kl(got[:, fin].log_softmax(-1), (alpha * base - lam[:, None] * olen)[:, fin].log_softmax(-1))
+    else: d = kl(got, truncation_target(lm, BUDGET, alpha, LATBConfig().truncation_penalty if trunc == 'penalty' else 0.0)[0])
     untruncated = latb_logp(lm, alpha)[0]
     return {'truncation': trunc, 'alpha': alpha, 'seed': seed, 'kl_own': d.mean().item(), 'kl_own_worst_prompt': d.max().item(),
             'mass_finished': got[:, fin].exp().sum(-1).mean().item(), 'mass_finished_base': base[:, fin].exp().sum(-1).mean().item(),
             'kl_to_untruncated_pi_star': kl(got, outcome_logp(untruncated, ids)).mean().item(),
             'truncated_frac_last': res.history[-1]['truncated_frac']}
+
+def truncation_table(trunc:list)->str:
+    return format_table({f"budget {BUDGET}, α=4, truncation={tr}": {
+        'KL own target': sum(r['kl_own'] for r in rs) / len(rs), 'worst': max(r['kl_own_worst_prompt'] for r in rs),
+        'mass finished': sum(r['mass_finished'] for r in rs) / len(rs), 'base': rs[0]['mass_finished_base'],
+        'KL to untruncated π*': sum(r['kl_to_untruncated_pi_star'] for r in rs) / len(rs)}
+        for tr in TRUNCATIONS for rs in [[r for r in trunc if r['truncation'] == tr]] if rs})
+
+def truncation_only(a, args, argv):
+    "Rerun the truncation case alone and put it into the existing toy_stability.json (the rest of the study is unchanged)."
+    t0 = time.perf_counter()
+    with get_context('spawn').Pool(a.workers, initializer=_init) as pool:
+        trunc = pool.map(_truncation, [(tr, 4.0, s, args) for tr in TRUNCATIONS for s in range(a.seeds)], chunksize=1)
+    path = Path(__file__).with_name(Path(__file__).stem + ('_quick' if a.quick else '') + '.json')
+    out = json.loads(path.read_text()) if path.exists() else {}
+    out.update(truncation=trunc, truncation_table=truncation_table(trunc), truncation_command='python benchmarks/toy_stability.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+               truncation_wall_s=time.perf_counter() - t0)
+    print(out['truncation_table'])
+    print(f"wrote {write_json(__file__, out, '_quick' if a.quick else '')}")
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,16 +109,18 @@ def main(argv=None):
     p.add_argument('--steps', type=int, default=2500)
     p.add_argument('--hidden', type=int, default=0, help='ToyPolicy width; 0 (default) is the tabular policy')
     p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument('--truncation-only', action='store_true', help='rerun only the truncation case and update it in the existing JSON')
     a = p.parse_args(argv)
     if a.quick: a.seeds, a.steps = 1, 100
     if any(not math.isfinite(x) or x <= 0 for x in a.alphas): p.error(f'--alphas must be finite numbers > 0, got {a.alphas}')
     args = dict(steps=a.steps, hidden=a.hidden, curve_every=max(1, a.steps // 60))
     t0, c0 = time.perf_counter(), time.process_time()
+    if a.truncation_only: return truncation_only(a, args, argv)
     with get_context('spawn').Pool(a.workers, initializer=_init) as pool:
         fps = dict(pool.map(_fixed_point, [(t, o, al) for t in a.toys for al in a.alphas for o in a.objectives]))
         jobs = [(t, o, al, s, args, fps[t, o, al]) for t in a.toys for al in a.alphas for o in a.objectives for s in range(a.seeds)]
         runs = pool.map(_run, jobs, chunksize=1)
-        trunc = pool.map(_truncation, [(tr, 4.0, s, args) for tr in ('mask', 'keep') for s in range(a.seeds)], chunksize=1)
+        trunc = pool.map(_truncation, [(tr, 4.0, s, args) for tr in TRUNCATIONS for s in range(a.seeds)], chunksize=1)
     wall = time.perf_counter() - t0
     ch = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() - c0 + ch.ru_utime + ch.ru_stime
@@ -121,12 +142,7 @@ def main(argv=None):
                 worst[f'α={al:g} {o}'] = max(worst.get(f'α={al:g} {o}', 0.0), max(r['kl_own_worst_prompt'] for r in rs))
     table = format_table(rows)
     worst_table = format_table({k: {'worst KL own (any toy, seed, prompt)': v} for k, v in worst.items()})
-    trows = {f"budget {BUDGET}, α=4, truncation={tr}": {
-        'KL own target': sum(r['kl_own'] for r in rs) / len(rs), 'worst': max(r['kl_own_worst_prompt'] for r in rs),
-        'mass finished': sum(r['mass_finished'] for r in rs) / len(rs), 'base': rs[0]['mass_finished_base'],
-        'KL to untruncated π*': sum(r['kl_to_untruncated_pi_star'] for r in rs) / len(rs)}
-        for tr in ('mask', 'keep') for rs in [[r for r in trunc if r['truncation'] == tr]]}
-    trunc_table = format_table(trows)
+    trunc_table = truncation_table(trunc)
     policy = 'tabular' if a.hidden == 0 else f'MLP (hidden {a.hidden})'
     print(f"train_latb on toy LMs {TOYS}; policy: {policy}; {a.steps} updates of 64 prompts x 8 rollouts")
     print(table)

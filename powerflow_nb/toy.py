@@ -13,7 +13,8 @@ from .escort import check_alpha, check_int, escort_logp, entropy
 # %% auto #0
 __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',
            'latb_fixed_point', 'latb_logp', 'kl', 'tv', 'expected_length', 'token_marginal', 'compare', 'format_table',
-           'order_agreement', 'sharpness_study', 'budget_outcomes', 'outcome_logp', 'ToyState', 'ToyDecoding']
+           'order_agreement', 'sharpness_study', 'budget_outcomes', 'outcome_logp', 'truncation_target', 'ToyState',
+           'ToyDecoding']
 
 # %% ../nbs/01_toy.ipynb #58eb6fd0
 def _n_prefixes(A, L): return sum(A**k for k in range(L))
@@ -256,6 +257,16 @@ def outcome_logp(logp:torch.Tensor, # [prompts, sequences] log-probs of enumerat
     "Log-probs [prompts, outcomes] of the outcomes: each sums the probability of its completions."
     n = int(ids.max()) + 1
     return torch.zeros(len(logp), n, dtype=logp.dtype).index_add_(1, ids, logp.exp()).log()
+
+# %% ../nbs/01_toy.ipynb #a7c4e002
+def truncation_target(lm:ToyLM, # the toy LM
+                      budget:int, # new tokens allowed
+                      alpha:float, # the power α
+                      penalty:float=0.0, # ψ_cut <= 0 added to ψ of cut outcomes (0: they are trained as if they had ended)
+                     )->tuple[torch.Tensor, torch.Tensor]:
+    "Exact LA-TB target over the budget's outcomes, cut ones penalised by ψ_cut per token: (log π [prompts, outcomes], λ [prompts])."
+    ids, olen, fin = budget_outcomes(lm, budget)
+    return latb_fixed_point(outcome_logp(lm.seq_logp, ids) + (~fin) * olen * penalty, olen, alpha)
 
 # %% ../nbs/01_toy.ipynb #45ba8785
 @dataclass

@@ -851,7 +851,8 @@ class CollapseGuard(Callback):
         self.seen.append(m)
         if len(self.seen) < self.window: return
         mean = lambda k: float(np.nanmean([r.get(k, math.nan) for r in self.seen[-self.window:]]))
-        length, cut, distinct = mean('length'), mean('truncated_frac'), mean('distinct_frac')
+        length, cut = mean('length'), mean('truncated_frac')
+        distinct = mean('distinct_frac') if trainer.policy.tokenizer is not None else math.nan  # a toy's few outcomes repeat by nature
         if self.ref is None and m['step'] >= self.settle: self.ref = float(np.mean([r['length'] for r in self.seen if self.settle - self.window < r['step'] <= self.settle] or [length]))
         if self.ref: m['length_drift'] = length / self.ref - 1
         found = self.diagnose(trainer.config, m['step'], length, cut, distinct, m.get('length_drift', 0.0))
