@@ -139,7 +139,7 @@ def verdict(c:dict, base_cut:float)->dict:
     against the base model's + 0.10, degenerate share < 5 %, and held-out lenient accuracy at the end ≥ at update 50 and ≥
     the base model's (each accuracy the mean of 3 evaluations, 192 answers: one evaluation's 64 answers have s.e. ≈ 0.06)."""
     P = c['points']
-    if not P: return {}
+    if len(P) < 2: return {'updates': c['updates'], 'holds': False}  # not trained yet
     near = lambda st: [p for p in P if abs(p['step'] - st) <= 10]
     acc = lambda ps: float(np.mean([p['acc_lenient'] for p in ps])) if ps else None
     p50 = next((p for p in P if p['step'] == 50), None)

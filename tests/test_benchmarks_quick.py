@@ -36,3 +36,24 @@ def test_amortisation_quick():
     assert res['curve']['step'] == [0, 2, 4] and res['curve']['train_tokens'][0] == 0
     assert set(res['lines']) == set(lines) and (BENCH / 'amortisation_quick_strict.html').exists()
     assert all(len(t) == len(res['curve']['texts'][0]) for t in res['curve']['texts'])
+
+@pytest.mark.slow
+def test_stability_quick():
+    "The stability study end to end on the tiny model: every arm trains and is evaluated, the JSON holds curves, verdicts and the figure."
+    p = subprocess.run([sys.executable, str(BENCH / 'stability.py'), '--quick'], cwd=BENCH, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads((BENCH / 'stability_quick.json').read_text())
+    want = {f"{arm.replace(' ', '_')}-s{seed}" for arm, spec in res['arms'].items() for seed in spec['seeds']}
+    assert set(res['runs']) == want and set(res['verdicts']) == want
+    for r in res['runs'].values():
+        assert [pt['step'] for pt in r['points']] == [0, 2, 4] and r['updates'] == 4
+        assert all(0 <= pt['truncated'] <= 1 and 0 <= pt['distinct'] <= 1 for pt in r['points'][1:])
+    assert 0 <= res['base']['truncated'] <= 1 and (BENCH / 'stability_quick.html').exists()
+
+def test_stability_degenerate_answers():
+    "The stability study's degenerate-completion check: empty, one token, or the question's own expression (boxed or bare)."
+    sys.path.insert(0, str(BENCH))
+    from stability import degenerate
+    q = 'What is 64 + 95? Reply with the final answer in \\boxed{}.'
+    assert degenerate('', 1, q) and degenerate('7', 2, q) and degenerate('\\boxed{64 + 95}', 9, q) and degenerate('64+95', 6, q)
+    assert not degenerate('64 + 95 = 159', 8, q) and not degenerate('\\boxed{159}', 6, q) and not degenerate('64 + 95 = \\boxed{159}', 12, q)
