@@ -9,7 +9,8 @@ drift) and a held-out evaluation (EVAL_N distinct problems × k = 2 at T = 1, th
 quartiles, truncated fraction, strict and lenient accuracy, format rate, degenerate completions, a sample of texts.
 
 Runs are resumable: each arm checkpoints every 10 updates into benchmarks/stability_runs/ (not in git) and the JSON is
-rebuilt from the run folders after every arm; rerun the same command to continue. `--minutes` stops after that long (at
+rebuilt from the run folders after every arm; rerun the same command to continue. A run recorded in the JSON whose folder
+is gone (a fresh clone) is kept as recorded and not retrained. `--minutes` stops after that long (at
 a checkpoint) so long studies fit in sessions; `--arms` picks arms (in the order given).
 
     python benchmarks/stability.py                          # every arm, in ARMS order (many CPU hours; resumable)
@@ -157,6 +158,8 @@ def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
     questions = [it.prompt for it in eval_set(quick)]
     runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions))
             for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
+    old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
+    runs = {**{n: r for n, r in old.get('runs', {}).items() if not quick}, **runs}  # runs recorded earlier whose folders are gone stay
     rows = {n: verdict(r, base['truncated']) for n, r in runs.items()}
     table = format_table(rows, '{:.3f}')
     print(table)
@@ -165,7 +168,6 @@ def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
         fig = history_figure(hist, ['length', 'truncated', 'acc_lenient', 'distinct', 'degenerate', 'residual'])
         fig.update_layout(title=f'Stability on SmolLM2, α = {ALPHA:g}, budget {s["common"]["max_new_tokens"]} (10-update means; held-out lenient accuracy, degenerate share)')
         fig.write_html(json_path(__file__, '_quick' if quick else '').with_suffix('.html'), include_plotlyjs='directory')
-    old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
     out = dict(settings=s, base=base, machine=machine(), arms={a: dict(config=c, steps=st, seeds=list(sd)) for a, (c, st, sd) in ARMS.items()},
                runs=runs, table=table, verdicts=rows,
                invocations=old.get('invocations', []) + [dict(command='python benchmarks/stability.py ' + ' '.join(argv), wall_s=wall, date=time.strftime('%Y-%m-%d %H:%M'))][:int(final)])
@@ -199,6 +201,10 @@ def main(argv=None):
     for arm in ([] if a.report else a.arms):
         for seed in [sd for sd in ARMS[arm][2] if a.seeds is None or sd in a.seeds]:
             if time.time() > deadline: break
+            if run_name(arm, seed) in old.get('runs', {}) and not (run_dir(a.quick) / run_name(arm, seed)).exists():
+                print(f"== {arm} seed {seed}: recorded in {json_path(__file__).name} but its run folder (with the checkpoints) is gone; "
+                      f"kept as recorded (delete it from the JSON to train it again)")
+                continue
             print(f"== {arm} seed {seed}", flush=True)
             train_arm(arm, seed, s, a.quick, deadline)
             report(s, a.quick, base, time.time() - t0, argv)
