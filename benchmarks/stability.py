@@ -2,7 +2,7 @@
 over a long run where the trajectory-level ablations collapse, and what made the amortisation run collapse?
 
 Every arm is `train_latb` on the shipped arithmetic train split at α = 4, 2 prompts × 4 rollouts per update, a budget of
-BUDGET tokens (where the base model finishes 68 % of its train-split answers, measured in the JSON's `base` record),
+BUDGET tokens (where the base model finishes 67 % of its train-split answers, measured in the JSON's `base` record),
 everything else at `LATBConfig`'s defaults unless the arm says otherwise. Every 10 updates: the training batches'
 10-update means (length, truncated fraction, LA-TB residual, clip fraction, distinct completions per group, length
 drift) and a held-out evaluation (EVAL_N distinct problems × k = 2 at T = 1, the same sampling seed each time): length
