@@ -19,7 +19,8 @@ import torch
 from _bench import load, machine, write_json, Results
 import reasoning as R
 from powerflow_nb.toy import format_table
-from powerflow_nb.train import train_latb, LATBConfig, EvalCallback
+from powerflow_nb.train import train_latb, LATBConfig
+from powerflow_nb.callbacks import EvalCallback
 from powerflow_nb.eval import grade, bootstrap_ci, amortisation_figure, crossing, break_even
 
 LINES = ('base T=1', 'base T=1/4', 'base greedy', 'mh a=4', 'smc a=4')

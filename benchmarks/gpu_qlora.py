@@ -17,7 +17,8 @@ import torch
 from _bench import machine, write_json
 from powerflow_nb.toy import format_table
 from powerflow_nb.lm import load_lm, char_tokenizer
-from powerflow_nb.train import LATBConfig, train_latb, make_policy, rollout, train_autocast
+from powerflow_nb.train import LATBConfig, train_latb
+from powerflow_nb.policy import make_policy, rollout, train_autocast
 
 QWEN2_1_5B = dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
                   vocab_size=151936, max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=1e6)

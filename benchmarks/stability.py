@@ -26,7 +26,8 @@ from _bench import load, machine, write_json, json_path
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic, checksum, extract_answer
 from powerflow_nb.lm import sample, cpu_native_bf16
-from powerflow_nb.train import train_latb, LATBConfig, EvalCallback
+from powerflow_nb.train import train_latb, LATBConfig
+from powerflow_nb.callbacks import EvalCallback
 from powerflow_nb.viz import history_figure
 
 ALPHA, BUDGET, EVAL_N, EVERY = 4.0, 96, 32, 10

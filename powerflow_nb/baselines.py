@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers import TrainerCallback, PrinterCallback
-from .escort import check_int
+from .core import check_int
 from .data import extract_answer, is_correct, load_prompts
 from .lm import load_lm, encode_prompts
 

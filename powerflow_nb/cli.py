@@ -6,18 +6,10 @@
 from __future__ import annotations
 import argparse, dataclasses, inspect, json, sys, time, typing
 from pathlib import Path
-import torch
-from .escort import check_alpha
-from .toy import counterexample, random_toy, compare, format_table
-from .viz import escort_figure, power_vs_temperature_figure, alpha_sweep_figure, history_figure
-from .lm import load_lm, HFDecoder
-from .samplers import power_sample, METHODS
-from .data import arithmetic, creative, load_prompts
-from .train import LATBConfig, train_latb, atomic_write
-from .eval import evaluate_reasoning, evaluate_creative
+from .core import check_alpha, atomic_write
 
 # %% auto #0
-__all__ = ['NONE', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
+__all__ = ['NONE', 'COMMANDS', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
            'load_adapter', 'main']
 
 # %% ../nbs/10_cli.ipynb #060e1b6c
@@ -26,6 +18,7 @@ def html_report(path:Path|str, # the .html file to write
                 parts:list, # strings (HTML), `go.Figure`s, or dict-of-dict tables
                )->Path:
     "Write a self-contained HTML report of text, tables and plotly figures."
+    from powerflow_nb.toy import format_table
     body, first = [], True
     for p in parts:
         if hasattr(p, 'to_html'):
@@ -40,6 +33,9 @@ def html_report(path:Path|str, # the .html file to write
 # %% ../nbs/10_cli.ipynb #55f96132
 def toy_demo(alpha:float=4.0, out:Path|str='demo_out')->dict:
     "Print the exact comparison on a random toy LM and write `out/toy_report.html`."
+    import torch
+    from powerflow_nb.toy import counterexample, random_toy, compare, format_table
+    from powerflow_nb.viz import escort_figure, power_vs_temperature_figure, alpha_sweep_figure
     a = check_alpha(alpha)
     lm = random_toy(vocab_size=4, max_len=6, sharpness=1.5, seed=3)
     table = compare(lm, a)
@@ -67,6 +63,12 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
          seed:int=0,
         )->dict:
     "Before/after LA-TB on a real LM: table, sample outputs, `out/report.html`."
+    from powerflow_nb.lm import load_lm
+    from powerflow_nb.data import arithmetic, creative
+    from powerflow_nb.train import LATBConfig, train_latb
+    from powerflow_nb.eval import evaluate_reasoning, evaluate_creative
+    from powerflow_nb.toy import format_table
+    from powerflow_nb.viz import history_figure
     a = check_alpha(alpha); out = Path(out)
     reasoning = a > 1
     t0 = time.perf_counter()
@@ -116,7 +118,8 @@ def _parse(f, s:str):
 def add_config_flags(p:argparse.ArgumentParser):
     "One `--field` flag per `LATBConfig` field, its help the field's comment (not given: absent from the namespace)."
     from fastcore.docments import docments
-    docs = docments(LATBConfig)
+    from powerflow_nb.train import LATBConfig, RunControl
+    docs = docments(RunControl) | {k: v for k, v in docments(LATBConfig).items() if v}  # inherited fields are documented in RunControl
     for f in dataclasses.fields(LATBConfig):
         kind = f"{_flag_type(f).__name__}{f' or {NONE}' if _optional(f) else ''}"
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=lambda s, f=f: _parse(f, s), default=argparse.SUPPRESS,
@@ -126,6 +129,7 @@ def add_config_flags(p:argparse.ArgumentParser):
 def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a run's own run.json
                )->dict:
     "The `LATBConfig` fields in a config file; values given as strings are parsed like the flags."
+    from powerflow_nb.train import LATBConfig
     path = Path(path)
     if path.suffix not in ('.yaml', '.yml', '.json'): raise ValueError(f"config must be a .yaml, .yml or .json file, got {str(path)!r}")
     try: text = path.read_text()
@@ -150,33 +154,46 @@ def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a r
 
 def config_from_args(args:argparse.Namespace)->LATBConfig:
     "LATBConfig from `--config FILE` (YAML/JSON, or a run's run.json) overridden by the flags given."
+    from powerflow_nb.train import LATBConfig
     base = read_config(args.config) if args.config else {}
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(LATBConfig) if hasattr(args, f.name)}
     return LATBConfig(**(base | flags))
 
 # %% ../nbs/10_cli.ipynb #3b0b4a22
-def parser()->argparse.ArgumentParser:
+COMMANDS = {'demo': 'LA-TB before/after on the embedded SmolLM2 (or --toy: exact toy demo)', 'train': 'train an adapter with train_latb',
+            'sample': 'α-power samples from a model (optionally with a trained adapter)'}
+
+def parser(cmds=tuple(COMMANDS), # the commands whose flags to add (building `train`'s and `sample`'s imports torch)
+          )->argparse.ArgumentParser:
     "The `powerflow` argument parser."
     p = argparse.ArgumentParser(prog='powerflow', description='PowerFlow: α-power distribution matching of language models')
     sub = p.add_subparsers(dest='cmd', required=True)
-    d = sub.add_parser('demo', help='LA-TB before/after on the embedded SmolLM2 (or --toy: exact toy demo)', argument_default=argparse.SUPPRESS)
+    d, t, s = (sub.add_parser(c, help=h, **({'argument_default': argparse.SUPPRESS} if c == 'demo' else {})) for c, h in COMMANDS.items())
+    if 'demo' in cmds: _demo_flags(d)
+    if 'train' in cmds: _train_flags(t)
+    if 'sample' in cmds: _sample_flags(s)
+    return p
+
+def _demo_flags(d):
     for name, typ in (('alpha', float), ('steps', int), ('model', str), ('out', str), ('n_eval', int), ('k', int), ('max_new_tokens', int), ('seed', int)):
         d.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help=f"(default: {inspect.signature(demo).parameters[name].default!r})")
     d.add_argument('--toy', action='store_true', default=False, help='only the exact toy-LM demo (seconds)')
-    t = sub.add_parser('train', help='train an adapter with train_latb')
+
+def _train_flags(t):
     t.add_argument('--model', default='smollm2-135m')
     t.add_argument('--prompts', default='arithmetic', help='shipped set name, .jsonl/.csv path')
     t.add_argument('--eval-prompts', default=None, help="held-out prompts evaluated every --eval-every updates (shipped set name such as 'arithmetic-eval', .jsonl/.csv path)")
     t.add_argument('--out', dest='out_dir', default=argparse.SUPPRESS, help='run folder (same as --out-dir)')
     t.add_argument('--config', default=None, help="YAML/JSON file of LATBConfig fields, or a run's adapter/run.json")
     add_config_flags(t)
-    s = sub.add_parser('sample', help='α-power samples from a model (optionally with a trained adapter)')
+
+def _sample_flags(s):
+    from powerflow_nb.samplers import METHODS
     s.add_argument('--model', default='smollm2-135m'); s.add_argument('--adapter', default=None)
     s.add_argument('--prompt', required=True); s.add_argument('--alpha', type=float, default=1.0)
     s.add_argument('--method', default='temperature', choices=sorted(METHODS)); s.add_argument('--n', type=int, default=4)
     s.add_argument('--budget', type=int, default=None); s.add_argument('--max-new-tokens', type=int, default=64)
     s.add_argument('--seed', type=int, default=0)
-    return p
 
 def load_adapter(model, # the base model
                  adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
@@ -192,6 +209,9 @@ def load_adapter(model, # the base model
         raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None
 
 def _sample_cmd(a):
+    import torch
+    from powerflow_nb.lm import load_lm, HFDecoder
+    from powerflow_nb.samplers import power_sample
     m, tok = load_lm(a.model)
     if a.adapter: m = load_adapter(m, a.adapter, a.model)
     g = torch.Generator().manual_seed(a.seed)
@@ -201,13 +221,17 @@ def _sample_cmd(a):
 
 def main(argv:list|None=None):
     "The `powerflow` console script."
-    a = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    cmd = next((x for x in argv if not x.startswith('-')), None)  # the top-level parser has no options of its own but -h
+    a = parser((cmd,) if cmd in COMMANDS else ()).parse_args(argv)
     try:
         if a.cmd == 'demo':
             kw = {k: v for k, v in vars(a).items() if k not in ('cmd', 'toy')}
             if a.toy: toy_demo(**{k: v for k, v in kw.items() if k in ('alpha', 'out')})
             else: demo(**kw)
         elif a.cmd == 'train':
+            from powerflow_nb.train import train_latb
+            from powerflow_nb.data import load_prompts
             cfg = config_from_args(a)
             res = train_latb(a.model, load_prompts(a.prompts), config=cfg, eval_prompts=a.eval_prompts)
             print(f"trained {len(res.history)} steps; adapter in {res.out_dir / 'adapter' if res.out_dir else '(not saved: give --out)'}")

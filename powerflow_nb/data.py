@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv, hashlib, json, logging, random, re, threading
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from .escort import check_int
-from math_verify import parse as _mv_parse, verify as _mv_verify, LatexExtractionConfig, ExprExtractionConfig
+from .core import check_int
+from functools import lru_cache
 
 # %% auto #0
 __all__ = ['BOXED_INSTRUCTION', 'LEVELS', 'GRADERS', 'CREATIVE_KINDS', 'SHIPPED', 'Prompt', 'arithmetic', 'checksum',
@@ -203,10 +203,16 @@ def extract_answer(text:str, # a model's completion
     return _phrase_span(text) or _eq_line_span(text)
 
 # %% ../nbs/06_data.ipynb #ce4e45bc
-_MV_CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
 class _NoTimeoutNotice(logging.Filter):
     def filter(self, record): return "Timeout is disabled" not in record.getMessage()
-for _name in ("math_verify.parser", "math_verify.grader"): logging.getLogger(_name).addFilter(_NoTimeoutNotice())
+
+@lru_cache(maxsize=None)
+def _math_verify():
+    "math-verify's parse and verify with our extraction config (imported on first use: it takes a second)."
+    import math_verify as mv
+    for name in ("math_verify.parser", "math_verify.grader"): logging.getLogger(name).addFilter(_NoTimeoutNotice())
+    config = [mv.LatexExtractionConfig(), mv.ExprExtractionConfig()]
+    return lambda s: mv.parse(s, extraction_config=config, parsing_timeout=_timeout()), lambda g, p: mv.verify(g, p, timeout_seconds=_timeout())
 
 def _timeout(): return 5 if threading.current_thread() is threading.main_thread() else None
 
@@ -218,7 +224,7 @@ def _mv(span):
     s = s.rsplit("=", 1)[-1].strip().rstrip(".")
     s = re.sub(r"^(\S*\d)\s+[A-Za-z][A-Za-z ]*$", r"\1", s)  # "15 dollars": a number and its unit
     if _EXPRESSION.search(s): return None  # "\boxed{12 + 30}" restates the question; an answer is a value
-    return _mv_parse("\\boxed{" + s + "}", extraction_config=_MV_CONFIG, parsing_timeout=_timeout())
+    return _math_verify()[0]("\\boxed{" + s + "}")
 
 def is_correct(text:str, # a model's completion
                answer, # the ground truth: a number or a string holding an answer
@@ -231,7 +237,7 @@ def is_correct(text:str, # a model's completion
     if span is None: return False
     pred, gold = _mv(span), _mv(str(answer))
     if not pred or not gold: return False
-    return bool(_mv_verify(gold, pred, timeout_seconds=_timeout()))
+    return bool(_math_verify()[1](gold, pred))
 
 # %% ../nbs/06_data.ipynb #5339db1f
 def has_boxed(text:str, # a model's completion

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch
-from .escort import check_int
+from .core import check_int
 
 # %% auto #0
 __all__ = ['sampling_logp', 'draw_tokens', 'Rollout', 'decode_loop', 'max_tokens', 'decode']

@@ -6,36 +6,10 @@
 from __future__ import annotations
 import math, numbers
 import torch
+from .core import check_alpha
 
 # %% auto #0
-__all__ = ['check_alpha', 'check_int', 'check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
-
-# %% ../nbs/00_escort.ipynb #782d482d
-def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `allow_inf`)
-                name:str='alpha', # argument name used in the error message
-                allow_inf:bool=False, # accept `float('inf')` (uniform over the modes)
-               )->float:
-    "Return `alpha` as a float, or raise `ValueError` naming `name`, the value and what is allowed."
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):  # True is not a power; '4' is a typo away from a bug
-        raise ValueError(f"{name} must be a number > 0, got {alpha!r}")
-    a = float(alpha)
-    if math.isnan(a) or a <= 0 or (math.isinf(a) and not allow_inf):
-        allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
-        raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
-    return a
-
-# %% ../nbs/00_escort.ipynb #ba28688c
-def check_int(x, # the value to check: an int (numpy ints too; `True` is not a count)
-              name:str, # argument name used in the error message
-              lo:int=1, # the smallest allowed value
-              hi:int|None=None, # the largest allowed value (None: no upper bound)
-              why:str='', # what the bounds are, added to the message in parentheses
-             )->int:
-    "Return `x` as an int in [lo, hi], or raise `ValueError` naming `name`, the value and what is allowed."
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or (hi is not None and x > hi):
-        allowed = f"an int >= {lo}" if hi is None else f"an int in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {allowed}{f' ({why})' if why else ''}, got {x!r}")
-    return int(x)
+__all__ = ['check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
 
 # %% ../nbs/00_escort.ipynb #80324984
 def _at(mask:torch.Tensor, x:torch.Tensor)->str:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .escort import check_alpha, check_int
+from .core import check_alpha, check_int
 from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample

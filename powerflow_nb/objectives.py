@@ -8,14 +8,14 @@ import math
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .escort import check_alpha, check_int
+from .core import check_alpha, check_int
 from .toy import ToyLM, ToyDecoding, power_logp, latb_logp
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'TOKEN_LEVEL', 'USES_LOGZ', 'LossOut', 'latb', 'tb_traj', 'rl_traj', 'tb_token', 'rl_token',
-           'get_objective', 'ScalarLogZ', 'LogZHead', 'prefix_index', 'enum_mask', 'table_token_logp',
-           'enum_token_logp', 'table_from_logp', 'ToyPolicy', 'expected_loss', 'exact_fixed_point',
-           'objective_fixed_point', 'init_logz']
+__all__ = ['OBJECTIVES', 'LossOut', 'latb', 'tb_traj', 'rl_traj', 'tb_token', 'rl_token', 'Objective', 'get_objective',
+           'ScalarLogZ', 'LogZHead', 'prefix_index', 'enum_mask', 'table_token_logp', 'enum_token_logp',
+           'table_from_logp', 'ToyPolicy', 'expected_loss', 'exact_fixed_point', 'objective_fixed_point', 'init_logz',
+           'leave_one_out_mean']
 
 # %% ../nbs/03_objectives.ipynb #9ffc9b23
 @dataclass
@@ -158,12 +158,24 @@ def rl_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, 
     return LossOut(_mean(per, b.weights), per, (adv.sum(-1) / b.n).detach())
 
 # %% ../nbs/03_objectives.ipynb #438b0a74
-OBJECTIVES = {'latb': latb, 'tb_traj': tb_traj, 'rl_traj': rl_traj, 'tb_token': tb_token, 'rl_token': rl_token}
-TOKEN_LEVEL = ('tb_token', 'rl_token') # objectives that need per-token inputs
-USES_LOGZ = ('latb', 'tb_traj', 'tb_token') # objectives with a learnable log Z
+@dataclass(frozen=True)
+class Objective:
+    "An objective's loss and the properties a trainer reads; calling it calls the loss."
+    fn: callable # the loss, with the signature of `latb`
+    uses_logz: bool # has a learnable log Z (latb, tb_*)
+    token_level: bool # needs per-token [B, T] inputs
+    additive_logz: bool # the residual is log Z + r₀(y), so the best log Z of a group is −mean r₀ (leave-one-out in training)
+    needs_groups: bool # the baseline is a group mean: one rollout per prompt gives a zero loss
+    def __call__(self, *args, **kw)->LossOut: return self.fn(*args, **kw)
 
-def get_objective(name:str)->callable:
-    "The objective function called `name`."
+OBJECTIVES = {'latb': Objective(latb, uses_logz=True, token_level=False, additive_logz=True, needs_groups=False),
+              'tb_traj': Objective(tb_traj, uses_logz=True, token_level=False, additive_logz=True, needs_groups=False),
+              'rl_traj': Objective(rl_traj, uses_logz=False, token_level=False, additive_logz=False, needs_groups=True),
+              'tb_token': Objective(tb_token, uses_logz=True, token_level=True, additive_logz=False, needs_groups=False),
+              'rl_token': Objective(rl_token, uses_logz=False, token_level=True, additive_logz=False, needs_groups=True)}
+
+def get_objective(name:str)->Objective:
+    "The objective called `name`."
     if name not in OBJECTIVES: raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {name!r}")
     return OBJECTIVES[name]
 
@@ -343,21 +355,21 @@ def exact_fixed_point(lm:ToyLM, # the base toy LM
                       lr:float=0.05, # initial step size (decays geometrically to lr/1000)
                      )->tuple[torch.Tensor, torch.Tensor|None, float]:
     "Fixed point of `objective` by exact semi-gradient iteration on a tabular policy: (log π [prompts, seqs], log Z [prompts] or None, final grad norm)."
-    get_objective(objective); check_alpha(alpha)
+    uses_logz = get_objective(objective).uses_logz; check_alpha(alpha)
     theta = lm.table.clone().requires_grad_(True)
-    logz = torch.zeros(lm.n_prompts, dtype=torch.float64, requires_grad=objective in USES_LOGZ)
-    params = [theta] + ([logz] if objective in USES_LOGZ else [])
+    logz = torch.zeros(lm.n_prompts, dtype=torch.float64, requires_grad=uses_logz)
+    params = [theta] + ([logz] if uses_logz else [])
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, 1e-3 ** (1 / steps))
     for _ in range(steps):
         opt.zero_grad()
-        expected_loss(objective, theta.log_softmax(-1), lm, alpha, logz if objective in USES_LOGZ else None).loss.backward()
+        expected_loss(objective, theta.log_softmax(-1), lm, alpha, logz if uses_logz else None).loss.backward()
         opt.step(); sched.step()
     opt.zero_grad()
-    expected_loss(objective, theta.log_softmax(-1), lm, alpha, logz if objective in USES_LOGZ else None).loss.backward()
+    expected_loss(objective, theta.log_softmax(-1), lm, alpha, logz if uses_logz else None).loss.backward()
     gnorm = math.sqrt(sum(float((p.grad**2).sum()) for p in params))
     with torch.no_grad():
-        return enum_token_logp(theta.log_softmax(-1), lm).sum(-1), (logz.detach().clone() if objective in USES_LOGZ else None), gnorm
+        return enum_token_logp(theta.log_softmax(-1), lm).sum(-1), (logz.detach().clone() if uses_logz else None), gnorm
 
 def objective_fixed_point(lm:ToyLM, # the base toy LM
                           objective:str, # a name in OBJECTIVES
@@ -383,3 +395,14 @@ def init_logz(logz:nn.Module, # a `ScalarLogZ` or `LogZHead`
         cnt = torch.zeros_like(logz.value).index_add_(0, prompts, torch.ones_like(residual, dtype=logz.value.dtype))
         logz.value.copy_(torch.where(cnt > 0, -tot / cnt.clamp(min=1), -residual.mean()))
 
+
+# %% ../nbs/03_objectives.ipynb #b12f1235
+def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups of `group`
+                       keep:torch.Tensor, # [B] bool: rows that count
+                       group:int, # group size
+                      )->tuple[torch.Tensor, torch.Tensor]:
+    "For each row, the mean of `x` over the other kept rows of its group, and whether there is any such row."
+    x, k = x.view(-1, group), keep.view(-1, group).to(x.dtype)
+    others = (k.sum(1, keepdim=True) - k)
+    loo = ((x * k).sum(1, keepdim=True) - x * k) / others.clamp(min=1)
+    return loo.reshape(-1), (others > 0).reshape(-1)

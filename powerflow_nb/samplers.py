@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 import torch
-from .escort import check_alpha, check_int
+from .core import check_alpha, check_int
 from .decoding import decode, draw_tokens, max_tokens
 from .toy import power_logp, tv
 

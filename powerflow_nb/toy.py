@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 import torch
-from .escort import check_alpha, check_int, escort_logp, entropy
+from .core import check_alpha, check_int
+from .escort import escort_logp, entropy
 
 # %% auto #0
 __all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',

@@ -9,7 +9,8 @@ import torch
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-from .escort import check_alpha, check_int, escort_logp, entropy, effective_support
+from .core import check_alpha, check_int
+from .escort import escort_logp, entropy, effective_support
 from .toy import ToyLM, power_logp, temperature_logp, latb_logp, expected_length
 
 # %% auto #0

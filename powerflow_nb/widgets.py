@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
 from fastcore.basics import patch
-from .escort import check_alpha, check_int, escort_logp, entropy
+from .core import check_alpha, check_int
+from .escort import escort_logp, entropy
 from .toy import ToyLM, tv, expected_length
 from .viz import toy_distributions, sequence_labels, length_distribution
 

@@ -4,8 +4,10 @@ import errno, json, math, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
 from powerflow_nb.lm import tiny_lm, sample
-from powerflow_nb.train import LATBConfig, train_latb, find_checkpoint, save_checkpoint, HFPolicy
-import powerflow_nb.train as train_mod
+from powerflow_nb.train import LATBConfig, train_latb
+from powerflow_nb.runs import find_checkpoint, save_checkpoint
+from powerflow_nb.policy import HFPolicy
+import powerflow_nb.policy as policy_mod
 from powerflow_nb.cli import main
 
 PROMPTS = ['1+1=', '2+3=', 'hello']
@@ -137,7 +139,7 @@ def test_nonfinite_weights_are_named_before_sampling(where, fragment):
     raises(lambda: sample(m, t, PROMPTS, max_new_tokens=4), fragment)
 
 def test_nonfinite_base_logprobs_stop_the_run(monkeypatch):
-    monkeypatch.setattr(train_mod, 'score', lambda model, s, batch_size=None: torch.full(s.logp.shape, math.nan))
+    monkeypatch.setattr(policy_mod, 'score', lambda model, s, batch_size=None: torch.full(s.logp.shape, math.nan))
     raises(lambda: run(), "base model's log-probs of the rollouts are not finite")
 
 def test_an_update_that_overflows_is_undone_and_never_checkpointed(tmp_path):
@@ -202,7 +204,7 @@ def test_full_disk_says_so_and_keeps_latest(tmp_path, monkeypatch):
     out = tmp_path / 'run'
     run(out)
     def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')
-    monkeypatch.setattr(train_mod.torch, 'save', full)
+    monkeypatch.setattr(torch, 'save', full)
     raises(lambda: run(out, steps=4, resume=True), 'no space left on device while writing checkpoint', OSError)
     monkeypatch.undo()
     assert (out / 'checkpoints' / 'latest').read_text() == 'step-000003' and find_checkpoint(out).name == 'step-000003'

@@ -3,8 +3,8 @@ import os, sys
 from pathlib import Path
 import pytest, torch
 import powerflow_nb.lm as lm
-from powerflow_nb.lm import (load_lm, tiny_lm, sample, score, completion_logprobs, base_model, HFDecoder, encode_prompts,
-                             atomic_dir, model_path, embedded_gguf, resolve_device, EMBEDDED)
+from powerflow_nb.core import atomic_dir
+from powerflow_nb.lm import load_lm, tiny_lm, sample, score, completion_logprobs, base_model, HFDecoder, encode_prompts, model_path, embedded_gguf, resolve_device, EMBEDDED
 from powerflow_nb.decoding import decode, sampling_logp
 
 PROMPTS = ['Hi', 'Tell me a story', 'What is 2+2?']

@@ -92,7 +92,8 @@ def test_bf16_one_numerics_path(cache):
     """bf16 weights (the default on a CPU with native bf16; forced here, so it runs on any CPU). The KV-cache sampler drifts
     from a full forward by hundredths of a nat per token, but log π_θ and the base log p come from one function: at LoRA
     init they are equal bit for bit, and a training update's importance weight is exactly 1 (clip fraction 0)."""
-    from powerflow_nb.train import train_latb, prepare_policy, LATBConfig
+    from powerflow_nb.train import train_latb, LATBConfig
+    from powerflow_nb.policy import prepare_policy
     model, tok = lm.load_lm(device='cpu', dtype=torch.bfloat16)
     prompts = ['Reply with only the number: 23+48=', 'Name a colour.']
     cfg = LATBConfig(alpha=4.0, steps=1, prompts_per_step=2, n_rollouts=2, max_new_tokens=16, progress=False, tensorboard=False)
