@@ -120,7 +120,7 @@ class CollapseGuard(Callback):
 
 # %% ../nbs/06c_callbacks.ipynb #c011a960
 @patch
-def diagnose(self:CollapseGuard, c:LATBConfig, step:int, length:float, cut:float, distinct:float, drift:float)->dict:
+def diagnose(self:CollapseGuard, c, step:int, length:float, cut:float, distinct:float, drift:float)->dict:
     "{kind: message with the numbers and the likely cause} for each collapse the window means show."
     out, w = {}, f"over updates {step - self.window + 1}-{step}"
     if cut >= self.max_truncated:

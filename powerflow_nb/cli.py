@@ -152,7 +152,7 @@ def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a r
     try: return {k: _parse(fields[k], v) if parse(fields[k], v) else v for k, v in data.items()}
     except argparse.ArgumentTypeError as e: raise ValueError(f"config file {str(path)!r}: {e}") from None
 
-def config_from_args(args:argparse.Namespace)->LATBConfig:
+def config_from_args(args:argparse.Namespace):
     "LATBConfig from `--config FILE` (YAML/JSON, or a run's run.json) overridden by the flags given."
     from powerflow_nb.train import LATBConfig
     base = read_config(args.config) if args.config else {}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_escort.ipynb #0bb6d515
 from __future__ import annotations
-import math, numbers
+import math
 import torch
 from .core import check_alpha
 

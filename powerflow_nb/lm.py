@@ -4,12 +4,12 @@
 
 # %% ../nbs/04_lm.ipynb #000def4c
 from __future__ import annotations
-import contextlib, copy, importlib.util, inspect, json, math, os, re, shutil, string, sys, tempfile, warnings
+import contextlib, copy, importlib.util, inspect, json, math, os, re, string, sys, warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import torch
-from .core import check_int
+from .core import check_int, atomic_dir
 from .decoding import Rollout, decode_loop
 
 # %% auto #0

@@ -22,7 +22,7 @@ __all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy'
 # %% ../nbs/06b_policy.ipynb #0b088fd7
 def prepare_policy(model, # model name / local folder, a transformers model, or a PEFT model
                    tokenizer, # its tokenizer (required unless `model` is a name)
-                   config:LATBConfig, # LoRA and quantisation settings
+                   config, # LoRA and quantisation settings
                    device=None, # where to load a named model
                   ):
     "The trainable PEFT model and its tokenizer."
@@ -37,7 +37,7 @@ def prepare_policy(model, # model name / local folder, a transformers model, or 
                       target_modules=config.target_modules, task_type='CAUSAL_LM')
     return get_peft_model(model, lora), tokenizer
 
-def check_prompt_lengths(items:list, tokenizer, config:LATBConfig, context:int|None=None)->list:
+def check_prompt_lengths(items:list, tokenizer, config, context:int|None=None)->list:
     "Drop (with a warning) prompts longer than `max_prompt_tokens` or than the context minus the completion budget."
     limit = min(config.max_prompt_tokens, (context or 10**9) - config.max_new_tokens)
     if limit < 1: raise ValueError(f"max_new_tokens={config.max_new_tokens} leaves no room for a prompt in a context of {context} tokens")
@@ -70,11 +70,11 @@ class HFPolicy:
         self.hidden_size = model.config.hidden_size
     def __repr__(self): return f"HFPolicy({type(self.module.get_base_model()).__name__})"
 
-    def prompts(self, source, config:LATBConfig)->list:
+    def prompts(self, source, config)->list:
         "The training prompts from any `load_prompts` source, too-long ones dropped."
         return check_prompt_lengths(load_prompts(source), self.tokenizer, config, context_length(self.module))
 
-    def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
+    def sample(self, prompts:list, config, generator=None)->Samples:
         "`config.n_rollouts` completions per prompt, with the sampler's per-token log-probs `logq`."
         self.module.eval()
         return sample(self.module, self.tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
@@ -85,7 +85,7 @@ class HFPolicy:
         self.module.train()
         return completion_logprobs(self.module, s.prompt_ids[rows], s.prompt_mask[rows], s.completion_ids[rows], s.completion_mask[rows])
 
-    def base_logprobs(self, s:Samples, config:LATBConfig)->torch.Tensor:
+    def base_logprobs(self, s:Samples, config)->torch.Tensor:
         "Per-token log p [B, T] under the base model (adapters off, same weights)."
         with base_model(self.module): return score(self.module, s, batch_size=config.micro_batch)
 
@@ -113,14 +113,14 @@ class ToyLMPolicy:
         self.module, self.lm, self.tokenizer = policy, policy.lm, None
     def __repr__(self): return f"ToyLMPolicy({self.lm!r})"
 
-    def prompts(self, source, config:LATBConfig)->list:
+    def prompts(self, source, config)->list:
         "Prompt indices (None: all of the toy LM's prompts) as `Prompt`s without answers."
         idx = list(range(self.lm.n_prompts)) if source is None else list(source)
         if not idx or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.lm.n_prompts for i in idx):
             raise ValueError(f"prompts of a toy LM must be None or a non-empty list of prompt indices in [0, {self.lm.n_prompts}), got {source!r}")
         return [Prompt(i, id=f'toy-{i}') for i in idx]
 
-    def sample(self, prompts:list, config:LATBConfig, generator=None)->Samples:
+    def sample(self, prompts:list, config, generator=None)->Samples:
         "`config.n_rollouts` completions per prompt index, as `lm.Samples` (`prompt_ids` [B, 1] holds the index)."
         idx = torch.as_tensor(prompts, dtype=torch.long).repeat_interleave(config.n_rollouts)
         budget = min(config.max_new_tokens, self.lm.max_len)  # the toy's completions end at max_len anyway
@@ -132,7 +132,7 @@ class ToyLMPolicy:
 
     def logprobs(self, s:Samples, rows:torch.Tensor)->torch.Tensor:
         return self.module.token_logp(s.prompt_ids[rows, 0], s.completion_ids[rows], s.completion_mask[rows])
-    def base_logprobs(self, s:Samples, config:LATBConfig)->torch.Tensor:
+    def base_logprobs(self, s:Samples, config)->torch.Tensor:
         return table_token_logp(self.lm.table, self.lm, s.prompt_ids[:, 0], s.completion_ids, s.completion_mask)
     def finished(self, s:Samples)->torch.Tensor:
         "[B] bool: EOS, or the toy's maximum length (its completions end there), within the budget."
@@ -149,7 +149,7 @@ class ToyLMPolicy:
 # %% ../nbs/06b_policy.ipynb #f9aea82d
 def make_policy(model, # a model name or folder, a transformers/PEFT model, a `ToyLM` or a `ToyPolicy`
                 tokenizer, # the tokenizer of a loaded transformers model
-                config:LATBConfig, # LoRA, quantisation and seed
+                config, # LoRA, quantisation and seed
                 device=None, # where to load a named model
                ):
     "The policy protocol for `model`: `ToyLMPolicy` (a tabular `ToyPolicy` for a `ToyLM`), `HFPolicy` (LoRA/QLoRA added) otherwise."
@@ -186,19 +186,19 @@ class RolloutBatch:
         "[B] bool: the rows log Z′ is fitted on (`'keep'`: all; else the finished ones, so log Z′ never absorbs a cut row's penalty)."
         return torch.ones_like(self.finished) if truncation == 'keep' else self.finished
 
-    def penalties(self, config:LATBConfig)->torch.Tensor|None:
+    def penalties(self, config)->torch.Tensor|None:
         "[B] ψ of each row: the format penalty, plus `truncation_penalty` on rows cut at the budget (`truncation='penalty'`)."
         if config.truncation != 'penalty': return self.psi
         cut = (~self.finished).to(self.base_logp.dtype) * config.truncation_penalty
         return cut if self.psi is None else self.psi + cut
 
 # %% ../nbs/06b_policy.ipynb #4098b12c
-def train_autocast(device:torch.device, config:LATBConfig):
+def train_autocast(device:torch.device, config):
     "The training forward's numerics: bf16 autocast on CUDA when `config.bf16`, nothing on CPU."
     return torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' and config.bf16 else contextlib.nullcontext()
 
 @torch.no_grad()
-def rollout(policy, items:list, idx:list, config:LATBConfig, generator=None)->RolloutBatch:
+def rollout(policy, items:list, idx:list, config, generator=None)->RolloutBatch:
     "Sample the step's completions from the policy and score them under the base model, in the training forward's numerics."
     prompts = [items[i].prompt for i in idx]
     s = policy.sample(prompts, config, generator)

@@ -195,7 +195,7 @@ def run_lock(out_dir:Path|str, # the run folder (created if needed)
 RUN_FILES = ('checkpoints', 'adapter', 'metrics.jsonl', 'tensorboard')
 
 def check_out_dir(out_dir:Path|None, # the run folder (None: nothing is saved)
-                  config:LATBConfig, # the run's configuration (α set)
+                  config, # the run's configuration (α set)
                   identity:dict, # `run_identity` of this run
                  )->Path|None:
     "The checkpoint to resume from (None to start fresh); refuses a folder that holds another or a finished run."
@@ -268,7 +268,7 @@ def stop_on_signals():
 # %% ../nbs/06a_runs.ipynb #8b25164b
 @contextlib.contextmanager
 def open_run(out:Path|None, # the run folder (None: nothing is saved)
-             cfg:LATBConfig, identity:dict, accelerator,
+             cfg, identity:dict, accelerator,
             ):
     "Lock the run folder, clean up after killed saves, and yield the checkpoint to resume from (or None)."
     main = accelerator.is_main_process

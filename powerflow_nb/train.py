@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #5b00f84e
 from __future__ import annotations
-import contextlib, copy, dataclasses, math, os, time
+import copy, dataclasses, math, os, time
 from dataclasses import dataclass, asdict, field
 from typing import NamedTuple
 from pathlib import Path
@@ -15,8 +15,9 @@ from .core import check_alpha, check_int, check_number
 from .objectives import OBJECTIVES, Objective, get_objective, LogZHead, ScalarLogZ, init_logz, leave_one_out_mean, LossOut
 from .data import is_correct
 from .policy import RolloutBatch, make_policy, rollout, train_autocast
-from .runs import run_identity, load_checkpoint, save_checkpoint, save_final, stop_on_signals, open_run
-from .callbacks import Callback, EvalCallback, default_callbacks
+from . import runs
+from .runs import run_identity, load_checkpoint, save_final, stop_on_signals, open_run
+from .callbacks import EvalCallback, default_callbacks
 
 # %% auto #0
 __all__ = ['TRUNCATIONS', 'RUN_CONTROL', 'RunControl', 'LATBConfig', 'LATBTrainer', 'step_prompts', 'make_logz', 'logz_values',
@@ -99,7 +100,7 @@ def validate(self:LATBConfig):
     for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress', 'stop_on_collapse'):
         if not isinstance(getattr(self, k), bool): raise ValueError(f"{k} must be True or False, got {getattr(self, k)!r}")
     for k, allowed in (('quantize', (None, '4bit', '8bit')), ('logz', ('head', 'scalar')), ('truncation', TRUNCATIONS), ('logz_mode', ('group', 'learned'))):
-        if getattr(self, k) not in allowed: raise ValueError(f"{k} must be one of {allowed}, got {getattr(self, k)!r}")
+        if getattr(self, k) not in allowed: raise ValueError(f"{k} must be {', '.join(map(repr, allowed[:-1]))} or {allowed[-1]!r}, got {getattr(self, k)!r}")
     obj = OBJECTIVES[self.objective]
     if obj.needs_groups and self.n_rollouts < 2:
         raise ValueError(f"n_rollouts must be >= 2 for objective={self.objective!r} (its baseline is the group mean: one rollout gives a zero loss)")
@@ -350,7 +351,7 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float, ro
 @patch
 def save_checkpoint(self:LATBTrainer):
     "Checkpoint the run as it is now (main process; every process waits)."
-    if self.is_main: save_checkpoint(self.out_dir, self.step, self.policy, self.logz, self.optimizer, self.scheduler, self.run)
+    if self.is_main: runs.save_checkpoint(self.out_dir, self.step, self.policy, self.logz, self.optimizer, self.scheduler, self.run)
     self.acc.wait_for_everyone()
 
 @patch
