@@ -155,8 +155,6 @@ class LATBTrainer:
         self.acc.wait_for_everyone()
         return TrainResult(self.policy.module, self.policy.tokenizer, self.logz, self.history, self.out_dir, self.evals)
 
-    is_main = property(lambda self: self.acc.is_main_process)
-
 # %% ../nbs/07_train.ipynb #f2fbe42a
 @patch
 def rollout_step(self:LATBTrainer, step:int)->RolloutBatch:
@@ -348,6 +346,9 @@ def step_metrics(self:LATBTrainer, batch:RolloutBatch, m:dict, seconds:float, ro
     return m
 
 # %% ../nbs/07_train.ipynb #467afb4b
+@patch(as_prop=True)
+def is_main(self:LATBTrainer)->bool: return self.acc.is_main_process
+
 @patch
 def save_checkpoint(self:LATBTrainer):
     "Checkpoint the run as it is now (main process; every process waits)."
