@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import torch
+from torch.utils.checkpoint import checkpoint
 from .core import check_int, atomic_dir
 from .decoding import Rollout, decode_loop
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'convert_gguf', 'model_path',
-           'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'cpu_native_bf16',
-           'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts', 'is_peft',
-           'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing',
+__all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'LOGP_CHUNK', 'cache_root', 'embedded_gguf', 'convert_gguf',
+           'model_path', 'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel',
+           'cpu_native_bf16', 'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'left_pad', 'encode_prompts',
+           'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing',
            'joined_logprobs', 'completion_logprobs', 'score', 'context_length', 'check_context', 'sample', 'base_model']
 
 # %% ../nbs/04_lm.ipynb #9501361c
@@ -403,7 +404,7 @@ class Samples:
         "The completions as a `toy.Rollout` (tokens, lengths, logp, logq), the currency of samplers and objectives."
         return Rollout(self.completion_ids, self.lengths, self.logp, self.logq)
 
-# %% ../nbs/04_lm.ipynb #8027c75f
+# %% ../nbs/04_lm.ipynb #55d76a59
 def _pad_to(x, width, value, left=False):
     if x.shape[1] == width: return x
     pad = torch.full((x.shape[0], width - x.shape[1]), value, dtype=x.dtype, device=x.device)
@@ -420,33 +421,60 @@ def prompt_groups(prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
     p0 = int(mask.any(0).long().argmax()) if mask.any() else P
     return ids[:, p0:], mask[:, p0:], inv
 
+# %% ../nbs/04_lm.ipynb #3b7f2916
+LOGP_CHUNK = 64 # positions per slice of the LM head when scoring completions (None: the whole [B, T, V] logits at once)
+
 def _token_logp(logits:torch.Tensor, ids:torch.Tensor)->torch.Tensor:
     "Log-probs [B, L] (float32) of `ids` [B, L] under next-token `logits` [B, L, V]."
     logits = logits.float()
     return logits.gather(-1, ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
 
+def _plain_head(model)->bool:
+    "True when the logits are the output embedding of the decoder's last hidden state (no soft-capping or scale), so the head can run in slices."
+    core, cfg = _core(model), _core(model).config
+    return (hasattr(core, 'get_decoder') and core.get_output_embeddings() is not None
+            and getattr(cfg, 'final_logit_softcapping', None) is None and getattr(cfg, 'logit_scale', None) in (None, 1))
+
+def _forward_logp(model, ids, mask, pos, targets:torch.Tensor, # [B, L]: the token that follows each position of `ids`
+                  cache=None, chunk:int|None=LOGP_CHUNK)->torch.Tensor:
+    "Log-probs [B, L] (float32) of `targets`: the decoder once, then the LM head and log-softmax on slices of `chunk` positions, recomputed in backward."
+    L = targets.shape[1]
+    if chunk is None or not _plain_head(model): return _token_logp(_forward(model, ids, mask, pos, cache, keep=L)[:, -L:], targets)
+    dec, head = _core(model).get_decoder(), _core(model).get_output_embeddings()
+    kw = dict(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=cache is not None)
+    if cache is not None: kw['cache' if 'cache' in _forward_params(type(dec)) else 'past_key_values'] = cache
+    h = dec(**kw).last_hidden_state[:, -L:]
+    part = lambda hs, ts: _token_logp(head(hs), ts)  # [b, chunk, V] logits live only inside one slice
+    grad = torch.is_grad_enabled()
+    return torch.cat([checkpoint(part, hs, ts, use_reentrant=False) if grad else part(hs, ts)
+                      for hs, ts in zip(h.split(chunk, 1), targets.split(chunk, 1))], 1)
+
 def checkpointing(model)->bool:
     "True when a forward of `model` now runs under gradient checkpointing (a layer with it on, in training mode, gradients on): transformers then drops any KV cache."
     return torch.is_grad_enabled() and any(getattr(m, 'gradient_checkpointing', False) and m.training for m in model.modules())
 
+# %% ../nbs/04_lm.ipynb #7f948bf8
 def joined_logprobs(model, # a transformers (or PEFT) causal LM
                     prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
                     prompt_mask:torch.Tensor, # [B, P] prompt attention mask
                     completion_ids:torch.Tensor, # [B, T] completion ids
                     completion_mask:torch.Tensor, # [B, T] True on completion tokens
+                    chunk:int|None=LOGP_CHUNK, # positions per LM-head slice (None: all at once)
                    )->torch.Tensor:
     "Per-token log-probs [B, T] from one forward over [prompt, completion] per row, no cache: what `completion_logprobs` computes."
     T = completion_ids.shape[1]
     ids, mask = torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1)
-    logits = _forward(model, ids, mask, (mask.long().cumsum(-1) - 1).clamp(min=0), keep=T + 1)[:, -(T + 1):-1]  # the head on the last T + 1 positions only
-    lp = _token_logp(logits, completion_ids)
+    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    lp = _forward_logp(model, ids[:, :-1], mask[:, :-1], pos[:, :-1], completion_ids, chunk=chunk)  # position P - 1 + t predicts token t
     return torch.where(completion_mask, lp, torch.zeros_like(lp))
 
+# %% ../nbs/04_lm.ipynb #47633b90
 def completion_logprobs(model, # a transformers (or PEFT) causal LM
                         prompt_ids:torch.Tensor, # [B, P] left-padded prompt ids
                         prompt_mask:torch.Tensor, # [B, P] prompt attention mask
                         completion_ids:torch.Tensor, # [B, T] completion ids (padding anything)
                         completion_mask:torch.Tensor, # [B, T] True on completion tokens (EOS included)
+                        chunk:int|None=LOGP_CHUNK, # positions per LM-head slice (None: all at once)
                        )->torch.Tensor:
     "Per-token log-probs [B, T] (float32, 0 at padding) of completions after prompts, with gradients; each distinct prompt is run once."
     dev = _device(model)
@@ -456,7 +484,7 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
     if prompt_ids.shape[0] != B or prompt_mask.shape != prompt_ids.shape or cmask.shape != cids.shape:
         raise ValueError(f"prompt_ids {tuple(prompt_ids.shape)}, prompt_mask {tuple(prompt_mask.shape)}, completion_ids {tuple(cids.shape)} and completion_mask {tuple(cmask.shape)} must agree on [B, P] and [B, T]")
     if T == 0 or B == 0: return torch.zeros(B, T, device=dev)
-    if checkpointing(model): return joined_logprobs(model, prompt_ids.to(dev), prompt_mask.to(dev).bool(), cids, cmask)
+    if checkpointing(model): return joined_logprobs(model, prompt_ids.to(dev), prompt_mask.to(dev).bool(), cids, cmask, chunk)
     uids, umask, inv = prompt_groups(prompt_ids.to(dev), prompt_mask.to(dev).bool())
     upos = (umask.long().cumsum(-1) - 1).clamp(min=0)
     cache = _new_cache(model)
@@ -471,11 +499,12 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
             c.batch_select_indices(torch.full((len(rows),), u, device=dev))
             mask = torch.cat([umask[u].expand(len(rows), -1), cmask[rows, :t - 1]], 1)
             pos = (upos[u, -1] + 1 + torch.arange(t - 1, device=dev)).expand(len(rows), -1)
-            lp = torch.cat([lp, _token_logp(_forward(model, cids[rows, :t - 1], mask, pos, c), cids[rows, 1:t])], 1)
+            lp = torch.cat([lp, _forward_logp(model, cids[rows, :t - 1], mask, pos, cids[rows, 1:t], c, chunk)], 1)
         parts.append(_pad_to(lp, T, 0.0)); order.append(rows)
     lp = torch.cat(parts)[torch.cat(order).argsort()]
     return torch.where(cmask, lp, torch.zeros_like(lp))
 
+# %% ../nbs/04_lm.ipynb #e0a053b4
 @torch.no_grad()
 def score(model, # a transformers (or PEFT) causal LM
           prompt_ids, # [B, P] left-padded prompt ids, or a `Samples` (then the other tensors come from it)

@@ -25,17 +25,20 @@ def prepare_policy(model, # model name / local folder, a transformers model, or 
                    config, # LoRA and quantisation settings
                    device=None, # where to load a named model
                   ):
-    "The trainable PEFT model and its tokenizer."
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    "The trainable PEFT model (LoRA on the frozen base, gradient checkpointing per `config`) and its tokenizer."
+    from peft import LoraConfig, get_peft_model
     if isinstance(model, (str, os.PathLike)): model, tokenizer = load_lm(str(model), quantize=config.quantize, device=device or 'auto')
     elif tokenizer is None: raise ValueError("tokenizer is required when model is a loaded model (or pass a model name)")
     if is_peft(model): return model, tokenizer
-    if getattr(model, 'is_loaded_in_4bit', False) or getattr(model, 'is_loaded_in_8bit', False):
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    for p in model.parameters(): p.requires_grad_(False)  # the base stays frozen and in the dtype it was loaded in
     torch.manual_seed(config.seed)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.target_modules, task_type='CAUSAL_LM')
-    return get_peft_model(model, lora), tokenizer
+    model = get_peft_model(model, lora)
+    on = config.gradient_checkpointing
+    if on or (on is None and next(model.parameters()).device.type == 'cuda'):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+    return model, tokenizer
 
 def check_prompt_lengths(items:list, tokenizer, config, context:int|None=None)->list:
     "Drop (with a warning) prompts longer than `max_prompt_tokens` or than the context minus the completion budget."

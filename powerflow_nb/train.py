@@ -76,6 +76,7 @@ class LATBConfig(RunControl):
     chat:bool = True # apply the tokenizer's chat template
     max_prompt_tokens:int = 512 # longer prompts are dropped with a warning
     bf16:bool = True # bf16 autocast on GPU (ignored on CPU)
+    gradient_checkpointing:bool|None = None # recompute each decoder layer in the backward (None: on CUDA, off on CPU)
     seed:int = 0 # seeds LoRA init, prompt order and rollouts
     def __post_init__(self): self.validate()
     def matches(self, other:dict)->list:
@@ -97,6 +98,7 @@ def validate(self:LATBConfig):
     self.lora_dropout = check_number(self.lora_dropout, 'lora_dropout', 0, 1, lo_open=False)
     self.format_penalty = check_number(self.format_penalty, 'format_penalty', -math.inf, 0, hi_open=False)
     self.truncation_penalty = check_number(self.truncation_penalty, 'truncation_penalty', -math.inf, 0)
+    if not (self.gradient_checkpointing is None or isinstance(self.gradient_checkpointing, bool)): raise ValueError(f"gradient_checkpointing must be None, True or False, got {self.gradient_checkpointing!r}")
     for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress', 'stop_on_collapse'):
         if not isinstance(getattr(self, k), bool): raise ValueError(f"{k} must be True or False, got {getattr(self, k)!r}")
     for k, allowed in (('quantize', (None, '4bit', '8bit')), ('logz', ('head', 'scalar')), ('truncation', TRUNCATIONS), ('logz_mode', ('group', 'learned'))):

@@ -108,3 +108,14 @@ def test_bf16_one_numerics_path(cache):
     r = train_latb(fresh, prompts, 4.0, cfg, tokenizer=tok2)
     h = r.history[0]
     assert h['finite'] and h['clip_frac'] == 0 and 0 < h['sampler_gap'] < 0.1, h
+
+def test_logprobs_in_slices_equal_whole_logits(smol):
+    "The LM head in slices of positions (49k words) gives the whole-logits values and gradients, float32, shared prompts and joined."
+    model, tok = smol
+    s = lm.sample(model, tok, ['What is 3 + 4?', 'Name a colour.'], n=3, max_new_tokens=24, seed=0)
+    w = model.model.layers[3].mlp.down_proj.weight
+    for f in (lm.completion_logprobs, lm.joined_logprobs):
+        x, y = (f(model, s.prompt_ids, s.prompt_mask, s.completion_ids, s.completion_mask, chunk=c) for c in (7, None))
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=0)
+        gx, gy = (torch.autograd.grad(v.sum(), w)[0] for v in (x, y))
+        torch.testing.assert_close(gx, gy, atol=1e-5, rtol=1e-4)
