@@ -85,11 +85,16 @@ def matmul_step(model, rows:int)->float:
             for m in lin: torch.nn.functional.linear(xs[m.in_features], m.weight)
     return timed(step, reps=5)
 
-def decode_lora(model, tok, prompts, rows:int, new:int)->float:
-    "Seconds per decode step of the package's sampler through a LoRA adapter (r = 16 on every linear layer, as the trainer's policy)."
+def decode_lora(model, tok, prompts, rows:int, new:int)->dict:
+    """Seconds per decode step of the package's sampler through a LoRA adapter (r = 16 on every linear layer, as the
+    trainer's policy), and through the plain copy with that adapter folded in (`policy.FoldedCopy`, what the trainer samples from)."""
     from peft import LoraConfig, get_peft_model
+    from powerflow_nb.policy import FoldedCopy
     pm = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules='all-linear')).eval()
-    t = decode_rows(pm, tok, prompts, rows, new, hf=False)['ours']
+    t = {'adapter': decode_rows(pm, tok, prompts, rows, new, hf=False)['ours']}
+    fc = FoldedCopy(pm)
+    t['folded'] = decode_rows(fc.refresh(), tok, prompts, rows, new, hf=False)['ours']
+    del fc
     pm.unload()
     return t
 
@@ -156,8 +161,9 @@ def main(argv=None):
             rows[f'decode {name} {who}'] = {'ms/step': 1e3 * dec[who], 'tok/s': a.rows / dec[who], 'floor ms/step': 1e3 * floor_step, 'x floor': dec[who] / floor_step}
         t = matmul_step(m, a.rows)
         rows[f'decode {name}: its matmuls alone'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
-        t = decode_lora(m, tok, prompts, a.rows, a.new_tokens)
-        rows[f'decode {name} ours, through LoRA'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
+        for how, t in decode_lora(m, tok, prompts, a.rows, a.new_tokens).items():
+            rows[f'decode {name} ours, through LoRA' + (' folded' if how == 'folded' else '')] = {
+                'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
         pre = prefill_rate(m, ids, mask)
         rows[f'prefill {name}'] = {'tok/s': pre, 'floor tok/s': mm[name] / (2 * N), 'x floor': mm[name] / (2 * N) / pre}
         for how, tr in train_rates(m, ids, mask, a.prompt_tokens // 2).items():
@@ -171,8 +177,9 @@ def main(argv=None):
         ratios.update({'bf16/fp32 decode (ours)': rows['decode bfloat16 ours']['ms/step'] / rows['decode float32 ours']['ms/step'],
                        'fp32/bf16 prefill tok/s': rows['prefill float32']['tok/s'] / rows['prefill bfloat16']['tok/s'],
                        'fp32/bf16 train tok/s': rows['train fwd+bwd float32 shared']['tok/s'] / rows['train fwd+bwd bfloat16 shared']['tok/s']})
-    ratios.update({f'LoRA/plain decode {d}': rows[f'decode {d} ours, through LoRA']['ms/step'] / rows[f'decode {d} ours']['ms/step']
-                   for d in map(lambda x: str(x).split('.')[-1], dtypes)})
+    for d in map(lambda x: str(x).split('.')[-1], dtypes):
+        ratios[f'LoRA/plain decode {d}'] = rows[f'decode {d} ours, through LoRA']['ms/step'] / rows[f'decode {d} ours']['ms/step']
+        ratios[f'LoRA folded/plain decode {d}'] = rows[f'decode {d} ours, through LoRA folded']['ms/step'] / rows[f'decode {d} ours']['ms/step']
     ratios.update({f'joined/shared train tok/s {d}': rows[f'train fwd+bwd {d} joined']['tok/s'] / rows[f'train fwd+bwd {d} shared']['tok/s']
                    for d in map(lambda x: str(x).split('.')[-1], dtypes)})
     draw = draw_ms(a.rows, 49152)

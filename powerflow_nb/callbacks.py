@@ -162,7 +162,7 @@ class EvalCallback(Callback):
     def evaluate(self, trainer, step:int)->dict:
         "One evaluation of the policy as it is now: the record described above."
         t0, c = time.perf_counter(), trainer.config
-        cfg = dataclasses.replace(c, n_rollouts=self.k, temperature=self.temperature, logz='scalar', micro_batch=self.batch_size)
+        cfg = dataclasses.replace(c, n_rollouts=self.k, temperature=self.temperature, logz='scalar', micro_batch=self.batch_size, rollout_batch=self.batch_size)
         g = torch.Generator(device=trainer.device).manual_seed(self.seed)
         b = rollout(trainer.policy, self.items, list(range(len(self.items))), cfg, g)
         s, dev, ended = b.samples, b.base_logp.device, b.finished.tolist()

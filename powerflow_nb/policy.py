@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_policy.ipynb #d9b0423a
 from __future__ import annotations
-import contextlib, hashlib, math, os, warnings
+import contextlib, copy, hashlib, math, os, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
@@ -16,8 +16,8 @@ from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
 
 # %% auto #0
-__all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'HFPolicy', 'ToyLMPolicy', 'make_policy', 'RolloutBatch',
-           'train_autocast', 'rollout']
+__all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy', 'make_policy',
+           'RolloutBatch', 'train_autocast', 'rollout']
 
 # %% ../nbs/06b_policy.ipynb #0b088fd7
 def prepare_policy(model, # model name / local folder, a transformers model, or a PEFT model
@@ -62,6 +62,35 @@ def prompt_states(model, tokenizer, prompts:list, chat:bool=True)->tuple[torch.T
     out = model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, output_hidden_states=True)
     return out.hidden_states[-1].float(), mask
 
+# %% ../nbs/06b_policy.ipynb #d3cf222c
+class FoldedCopy:
+    "A plain copy of a PEFT model's base for sampling, each LoRA-adapted linear holding W₀ + s·BA of the active adapter."
+    def __init__(self, model, # a PEFT model with LoRA adapters
+                ):
+        from peft.utils.integrations import dequantize_module_weight
+        core, self.model, self._dequant = model.get_base_model(), model, dequantize_module_weight
+        self.lora = {n: m for n, m in core.named_modules() if hasattr(m, 'base_layer') and hasattr(m, 'lora_A')}
+        shared = {id(t): t for t in [*core.parameters(), *core.buffers()]}  # deepcopy maps these to themselves: shared, not copied
+        self.copy = copy.deepcopy(core, shared)
+        for name, m in self.lora.items():
+            b = m.base_layer
+            dtype = getattr(b, 'compute_dtype', None) or b.weight.dtype
+            lin = torch.nn.Linear(b.in_features, b.out_features, bias=b.bias is not None, device=b.weight.device, dtype=dtype)
+            if b.bias is not None: lin.bias = b.bias
+            lin.weight.requires_grad_(False)
+            self.copy.set_submodule(name, lin)
+        self.copy.eval()
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self):
+        "Recompute every folded weight from the frozen base and the adapter as it is now."
+        for name, m in self.lora.items():
+            w = self.copy.get_submodule(name).weight
+            delta = sum(m.get_delta_weight(a) for a in m.active_adapters if a in m.lora_A)
+            w.copy_((self._dequant(m.base_layer).float() + delta.float()).to(w.dtype))
+        return self.copy
+
 # %% ../nbs/06b_policy.ipynb #07a9feea
 class HFPolicy:
     "The policy protocol for a PEFT model: rollouts with the KV cache, log π_θ with gradients, log p with adapters off."
@@ -70,7 +99,7 @@ class HFPolicy:
                  chat:bool=True, # apply the chat template
                 ):
         self.module, self.tokenizer, self.chat = model, tokenizer, chat
-        self.hidden_size = model.config.hidden_size
+        self.hidden_size, self.folded = model.config.hidden_size, None
     def __repr__(self): return f"HFPolicy({type(self.module.get_base_model()).__name__})"
 
     def prompts(self, source, config)->list:
@@ -80,8 +109,10 @@ class HFPolicy:
     def sample(self, prompts:list, config, generator=None)->Samples:
         "`config.n_rollouts` completions per prompt, with the sampler's per-token log-probs `logq`."
         self.module.eval()
-        return sample(self.module, self.tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
-                      temperature=config.temperature, chat=self.chat, generator=generator, batch_size=config.micro_batch)
+        if config.fold_adapter and self.folded is None: self.folded = FoldedCopy(self.module)
+        model = self.folded.refresh() if config.fold_adapter else self.module
+        return sample(model, self.tokenizer, prompts, n=config.n_rollouts, max_new_tokens=config.max_new_tokens,
+                      temperature=config.temperature, chat=self.chat, generator=generator, batch_size=config.rollout_batch)
 
     def logprobs(self, s:Samples, rows:torch.Tensor)->torch.Tensor:
         "Per-token log π_θ [b, T] of rows `rows` of `s`, with gradients (train mode)."

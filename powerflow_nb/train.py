@@ -65,7 +65,9 @@ class LATBConfig(RunControl):
     logz_max_grad_norm:float = 10.0 # gradient-norm clipping of log Z′, separate so it never shrinks the policy's step
     logz_mode:str = 'group' # objectives with additive log Z′: 'group' (its leave-one-out optimum in the policy loss) | 'learned'
     logz:str = 'head' # the learned log Z′: 'head' (LogZHead on prompt states) | 'scalar' (one value per prompt)
-    micro_batch:int = 8 # sequences per forward/backward (rounded to whole prompt groups) and per sampling batch
+    micro_batch:int = 8 # sequences per forward/backward (rounded to whole prompt groups) and per scoring batch
+    rollout_batch:int|None = None # rows per sampling batch (None: every rollout of the update at once)
+    fold_adapter:bool = True # sample from a plain copy of the base with the adapter folded in (refreshed every update)
     updates_per_batch:int = 1 # updates per rollout batch; >1 makes the clipped IS weight w matter
     clip_eps:float = 0.2 # IS ratio clipping ε
     lora_r:int = 16 # LoRA rank
@@ -99,7 +101,8 @@ def validate(self:LATBConfig):
     self.format_penalty = check_number(self.format_penalty, 'format_penalty', -math.inf, 0, hi_open=False)
     self.truncation_penalty = check_number(self.truncation_penalty, 'truncation_penalty', -math.inf, 0)
     if not (self.gradient_checkpointing is None or isinstance(self.gradient_checkpointing, bool)): raise ValueError(f"gradient_checkpointing must be None, True or False, got {self.gradient_checkpointing!r}")
-    for k in ('chat', 'bf16', 'resume', 'overwrite', 'tensorboard', 'progress', 'stop_on_collapse'):
+    if self.rollout_batch is not None: self.rollout_batch = check_int(self.rollout_batch, 'rollout_batch')
+    for k in ('chat', 'bf16', 'fold_adapter', 'resume', 'overwrite', 'tensorboard', 'progress', 'stop_on_collapse'):
         if not isinstance(getattr(self, k), bool): raise ValueError(f"{k} must be True or False, got {getattr(self, k)!r}")
     for k, allowed in (('quantize', (None, '4bit', '8bit')), ('logz', ('head', 'scalar')), ('truncation', TRUNCATIONS), ('logz_mode', ('group', 'learned'))):
         if getattr(self, k) not in allowed: raise ValueError(f"{k} must be {', '.join(map(repr, allowed[:-1]))} or {allowed[-1]!r}, got {getattr(self, k)!r}")
