@@ -60,7 +60,7 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
          n_eval:int=16, # held-out prompts
          k:int=2, # samples per held-out prompt
          max_new_tokens:int=40, # completion budget
-         seed:int=0,
+         seed:int=0, # RNG seed of evaluation and training
         )->dict:
     "Before/after LA-TB on a real LM: table, sample outputs, `out/report.html`."
     from powerflow_nb.lm import load_lm
@@ -175,12 +175,14 @@ def parser(cmds=tuple(COMMANDS), # the commands whose flags to add (building `tr
     return p
 
 def _demo_flags(d):
+    from fastcore.docments import docments
+    docs = docments(demo)
     for name, typ in (('alpha', float), ('steps', int), ('model', str), ('out', str), ('n_eval', int), ('k', int), ('max_new_tokens', int), ('seed', int)):
-        d.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help=f"(default: {inspect.signature(demo).parameters[name].default!r})")
+        d.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help=f"{docs.get(name) or ''} (default: {inspect.signature(demo).parameters[name].default!r})")
     d.add_argument('--toy', action='store_true', default=False, help='only the exact toy-LM demo (seconds)')
 
 def _train_flags(t):
-    t.add_argument('--model', default='smollm2-135m')
+    t.add_argument('--model', default='smollm2-135m', help='model name (embedded smollm2-135m), local HF folder or hub id (default: %(default)s)')
     t.add_argument('--prompts', default='arithmetic', help='shipped set name, .jsonl/.csv path')
     t.add_argument('--eval-prompts', default=None, help="held-out prompts evaluated every --eval-every updates (shipped set name such as 'arithmetic-eval', .jsonl/.csv path)")
     t.add_argument('--out', dest='out_dir', default=argparse.SUPPRESS, help='run folder (same as --out-dir)')
@@ -189,11 +191,15 @@ def _train_flags(t):
 
 def _sample_flags(s):
     from powerflow_nb.samplers import METHODS
-    s.add_argument('--model', default='smollm2-135m'); s.add_argument('--adapter', default=None)
-    s.add_argument('--prompt', required=True); s.add_argument('--alpha', type=float, default=1.0)
-    s.add_argument('--method', default='temperature', choices=sorted(METHODS)); s.add_argument('--n', type=int, default=4)
-    s.add_argument('--budget', type=int, default=None); s.add_argument('--max-new-tokens', type=int, default=64)
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--model', default='smollm2-135m', help='model name (embedded smollm2-135m), local HF folder or hub id (default: %(default)s)')
+    s.add_argument('--adapter', default=None, help="a trained adapter folder (a run's out_dir/adapter) to sample from instead of the base model")
+    s.add_argument('--prompt', required=True, help='the prompt (a user message; the chat template is applied)')
+    s.add_argument('--alpha', type=float, default=1.0, help='the power α of the target p(y|x)^α (default: %(default)s)')
+    s.add_argument('--method', default='temperature', choices=sorted(METHODS), help='sampler: temperature 1/α, or a power sampler that targets p^α (default: %(default)s)')
+    s.add_argument('--n', type=int, default=4, help='samples to draw (default: %(default)s)')
+    s.add_argument('--budget', type=int, default=None, help="power samplers' budget: SIR proposals, MH steps per block, SMC particles (default: the sampler's own)")
+    s.add_argument('--max-new-tokens', type=int, default=64, help='maximum completion length in tokens (default: %(default)s)')
+    s.add_argument('--seed', type=int, default=0, help='RNG seed: the same inputs give the same samples (default: %(default)s)')
 
 def load_adapter(model, # the base model
                  adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
