@@ -71,8 +71,9 @@ def paired(res:Results)->dict:
     for name in METHODS[:-1]:
         recs = res.records(name)
         if not pf or not recs: continue
-        out[f'{PF} - {name}'] = {key: paired_bootstrap_ci(np.array([r['per_prompt'][key] for r in pf], dtype=float)[..., None],
-                                                          np.array([r['per_prompt'][key] for r in recs], dtype=float)[..., None]) for key in KEYS}
+        a, b = ({key: np.array([r['per_prompt'][key] for r in rs], dtype=float)[..., None] for key in KEYS} for rs in (pf, recs))
+        out[f'{PF} - {name}'] = {key: paired_bootstrap_ci(a[key], b[key]) if not (np.isnan(a[key]).all() or np.isnan(b[key]).all())
+                                 else dict(mean=np.nan, lo=np.nan, hi=np.nan) for key in KEYS}  # no prompt with 2 long completions
     return out
 
 def pareto_figure(rows:dict)->go.Figure:
