@@ -9,10 +9,15 @@ from pathlib import Path
 from .core import check_alpha, atomic_write
 
 # %% auto #0
-__all__ = ['NONE', 'COMMANDS', 'html_report', 'toy_demo', 'demo', 'add_config_flags', 'read_config', 'config_from_args', 'parser',
-           'load_adapter', 'main']
+__all__ = ['REPORT_CSS', 'NONE', 'COMMANDS', 'html_report', 'toy_demo', 'verdict', 'samples_table', 'demo', 'add_config_flags',
+           'read_config', 'config_from_args', 'parser', 'load_adapter', 'main']
 
 # %% ../nbs/10_cli.ipynb #060e1b6c
+REPORT_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 12px}"
+              "table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #ccc;padding:4px;vertical-align:top;"
+              "overflow-wrap:anywhere}pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:0}.ok{color:#1a7f37}.no{color:#b3261e}"
+              ".verdict{font-size:1.15em;background:#f3f6fa;padding:8px;border-left:4px solid #1f77b4}")
+
 def html_report(path:Path|str, # the .html file to write
                 title:str, # the page title
                 parts:list, # strings (HTML), `go.Figure`s, or dict-of-dict tables
@@ -22,12 +27,12 @@ def html_report(path:Path|str, # the .html file to write
     body, first = [], True
     for p in parts:
         if hasattr(p, 'to_html'):
-            body.append(p.to_html(full_html=False, include_plotlyjs=first)); first = False
-        elif isinstance(p, dict): body.append(f'<pre>{format_table(p)}</pre>')
+            body.append(p.to_html(full_html=False, include_plotlyjs=first, default_width='100%', config={'responsive': True})); first = False
+        elif isinstance(p, dict): body.append(f'<pre style="overflow-x:auto">{format_table(p)}</pre>')
         else: body.append(str(p))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
-                       f'<body style="font-family:sans-serif;max-width:1100px;margin:auto"><h1>{title}</h1>{"".join(body)}</body></html>')
+    atomic_write(path, f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+                       f'<title>{title}</title><style>{REPORT_CSS}</style></head><body><h1>{title}</h1>{"".join(body)}</body></html>')
     return path
 
 # %% ../nbs/10_cli.ipynb #55f96132
@@ -48,9 +53,50 @@ def toy_demo(alpha:float=4.0, out:Path|str='demo_out')->dict:
     print(f"report: {path}")
     return table
 
+# %% ../nbs/10_cli.ipynb #49c2a913
+def verdict(before:dict, # `evaluate_reasoning` (or `evaluate_creative`) of the base model
+            after:dict, # the same of the trained model, on the same prompts
+            items:list|None=None, # the held-out `Prompt`s with answers (reasoning; None: creative, judged on diversity)
+            grader:str='lenient', # the grader of the verdict (reasoning)
+            alpha:float=4.0, # the α trained at, for the sentence
+           )->str:
+    "One sentence: did training change accuracy (or diversity), with its paired 95 % bootstrap interval over prompts."
+    import numpy as np
+    from powerflow_nb.eval import grade, paired_bootstrap_ci
+    if items is not None:
+        a, b = (grade(r['texts'], items, grader, r['ended']) for r in (after, before))
+        what, fmt = f"{grader} accuracy {b.mean():.1%} → {a.mean():.1%}", '{:+.1%}'
+    else:
+        a, b = (np.asarray(r['per_prompt']['semantic_diversity'], dtype=float)[:, None] for r in (after, before))
+        what, fmt = f"semantic diversity {b.mean():.3f} → {a.mean():.3f}", '{:+.3f}'
+    d = paired_bootstrap_ci(a, b)
+    ci = f"{fmt.format(d['mean'])} [{fmt.format(d['lo'])}, {fmt.format(d['hi'])}], 95 % paired bootstrap over {a.shape[0]} prompts"
+    if d['lo'] > 0: return f"PowerFlow α = {alpha:g} helped: {what} ({ci})."
+    if d['hi'] < 0: return f"PowerFlow α = {alpha:g} hurt: {what} ({ci})."
+    return f"Too few samples to tell whether PowerFlow α = {alpha:g} helped: {what} ({ci}; the interval includes 0)."
+
+# %% ../nbs/10_cli.ipynb #82b9fcc2
+def samples_table(before:dict, after:dict, # the two evaluations (same prompts, same k)
+                  items:list|None=None, # the `Prompt`s (reasoning: question, answer and ✓/✗ under both graders)
+                  n:int=6, # rows
+                 )->str:
+    "HTML table of the first answer to the first `n` prompts: question, correct answer, base and PowerFlow answers graded by both graders."
+    import html
+    from powerflow_nb.data import is_correct
+    k = len(before['texts']) // max(len(items or before['texts']), 1) if items else 1
+    def cell(r, i, it):
+        t, e = r['texts'][i * k], r['ended'][i * k]
+        marks = '' if it is None else ' '.join(f"<span class={'ok' if is_correct(t, it.answer, g, e) else 'no'}>{g} {'✓' if is_correct(t, it.answer, g, e) else '✗'}</span>" for g in ('strict', 'lenient'))
+        return f"<td><pre>{html.escape(t)}</pre>{marks}{'' if e else ' <i>(cut at the budget)</i>'}</td>"
+    rows = ''.join(f"<tr><td>{html.escape(str(it.prompt)) if it else i}</td><td>{html.escape(str(it.answer)) if it else ''}</td>{cell(before, i, it)}{cell(after, i, it)}</tr>"
+                   for i, it in enumerate((items or [None] * len(before['texts']))[:n]))
+    return (f"<table><colgroup><col style='width:22%'><col style='width:8%'><col style='width:35%'><col style='width:35%'></colgroup>"
+            f"<tr><th>question</th><th>answer</th><th>base</th><th>PowerFlow</th></tr>{rows}</table>")
+
 # %% ../nbs/10_cli.ipynb #49ecf86f
 def _summary(r:dict, reasoning:bool)->dict:
-    if reasoning: return {'avg@k': r['avg_at_k'], 's.e.': r['se'], 'pass@k': r['pass_at_k'], 'E|y|': r['length']['mean']}
+    if reasoning: return {'strict avg@k': r['avg_at_k'], 'lenient avg@k': r['avg_at_k_lenient'], 'strict pass@k': r['pass_at_k'],
+                          'boxed': r['format_rate'], 'E|y|': r['length']['mean'], 'cut': r['truncated_frac']}
     return {'sem. div.': r['semantic_diversity'], 'distinct-2': r['distinct_2'], 'quality': r['quality'], 'E|y|': r['length']['mean']}
 
 def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens: creative prompts)
@@ -74,21 +120,25 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
     t0 = time.perf_counter()
     m, tok = load_lm(model)
     print(f"loaded {model} in {time.perf_counter() - t0:.1f}s")
-    evaluate = (lambda mm: evaluate_reasoning(mm, tok, arithmetic('eval', n=n_eval), k=k, max_new_tokens=max_new_tokens, seed=seed, batch_size=16)) if reasoning else \
-               (lambda mm: evaluate_creative(mm, tok, creative()[:n_eval], k=max(k, 2), max_new_tokens=max_new_tokens, seed=seed, batch_size=16))
-    before = evaluate(m)
+    items = arithmetic('eval', n=n_eval) if reasoning else None
+    evaluate = (lambda mm, who: evaluate_reasoning(mm, tok, items, k=k, max_new_tokens=max_new_tokens, seed=seed, batch_size=8, progress=who)) if reasoning else \
+               (lambda mm, who: evaluate_creative(mm, tok, creative()[:n_eval], k=max(k, 2), max_new_tokens=max_new_tokens, seed=seed, batch_size=8, progress=who))
+    before = evaluate(m, f'[1/3] base model: {n_eval} prompts × {k}')
     cfg = LATBConfig(steps=steps, prompts_per_step=2, n_rollouts=4, max_new_tokens=max_new_tokens, lr=5e-4, logz_lr=2e-2,
                      micro_batch=8, save_every=max(steps, 1), out_dir=str(out / 'run'), overwrite=True, seed=seed)
+    print(f'[2/3] {steps} LA-TB updates at α = {a:g}', flush=True)
     res = train_latb(m, arithmetic('train') if reasoning else creative(), a, cfg, tokenizer=tok)
-    after = evaluate(res.model)
+    after = evaluate(res.model, f'[3/3] PowerFlow: {n_eval} prompts × {k}')
     table = {'base': _summary(before, reasoning), f'PowerFlow α={a:g}': _summary(after, reasoning)}
-    print(f"\n{'held-out arithmetic' if reasoning else 'creative prompts'}, {n_eval} prompts × {k} samples, T = 1:\n{format_table(table)}")
-    for name, r in (('base', before), ('PowerFlow', after)): print(f"\n{name} sample: {r['texts'][0][:200]!r}")
-    samples = ''.join(f"<tr><td>{i}</td><td><pre>{b[:300]}</pre></td><td><pre>{c[:300]}</pre></td></tr>" for i, (b, c) in enumerate(zip(before['texts'][:6], after['texts'][:6])))
+    said = verdict(before, after, items, alpha=a)
+    print(f"\n{said}\n{'held-out arithmetic' if reasoning else 'creative prompts'}, {n_eval} prompts × {k} samples, T = 1:\n{format_table(table)}")
+    graders = ('<p>Graders: <b>strict</b> takes the last <code>\\boxed{}</code> only (the paper\'s protocol); <b>lenient</b> also reads '
+               '"The answer is 12" or a last line ending in "= 12". Both score an echo of the question 0.</p>' if reasoning else '')
     path = html_report(out / 'report.html', f'PowerFlow demo: {model}, α = {a:g}', [
-        f'<p>{steps} LA-TB steps on {"arithmetic train" if reasoning else "creative"} prompts in {time.perf_counter() - t0:.0f}s total.</p>',
-        table, history_figure({'LA-TB': res.history}, keys=['loss', 'length', 'logz', 'base_logp_per_token']),
-        f'<h2>Samples (before | after)</h2><table border="1"><tr><th>#</th><th>base</th><th>PowerFlow</th></tr>{samples}</table>'])
+        f'<p class="verdict">{said}</p>', graders,
+        f'<p>{steps} LA-TB updates on {"arithmetic train" if reasoning else "creative"} prompts; {time.perf_counter() - t0:.0f} s in all.</p>',
+        table, '<h2>Samples</h2>', samples_table(before, after, items),
+        history_figure({'LA-TB': res.history}, keys=['loss', 'length', 'logz', 'base_logp_per_token'])])
     print(f"\nreport: {path} ({time.perf_counter() - t0:.0f}s)")
     return {'before': before, 'after': after, 'table': table, 'history': res.history}
 

@@ -304,10 +304,11 @@ def evaluate_reasoning(model, # a causal LM (PEFT policies sample with adapters 
                        temperature:float=1.0, # sampling temperature (the paper: 1.0)
                        seed:int=0, # sampling seed
                        batch_size:int|None=None, # sampling micro-batch
+                       progress:str|None=None, # a progress bar over the sampling micro-batches with this label
                       )->dict:
     "avg@k (strict, ± s.e. over prompts; lenient), pass@k, format and truncation rates, lengths, tokens per answer, texts."
     items = load_prompts(prompts)
-    s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
+    s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size, progress=progress)
     return _report(s.texts, s.lengths, s.eos.tolist(), items, k, int(s.lengths.sum()))
 
 def power_texts(model, # a causal LM (the untrained base)
@@ -354,12 +355,13 @@ def evaluate_creative(model, tokenizer, # a causal LM and its tokenizer
                       judge=None, # optional LLM-judge hook for `quality_proxy`
                       batch_size:int|None=None, # sampling micro-batch
                       matched_tokens:int=16, # length-matched diversity: the first `matched_tokens` tokens of completions at least that long
+                      progress:str|None=None, # a progress bar over the sampling micro-batches with this label
                      )->dict:
     "Semantic diversity (all, and length-matched) and distinct-2 within prompts, quality proxy, lengths; per-prompt values and texts."
     check_int(k, 'k', 2, why='diversity needs pairs'); check_int(matched_tokens, 'matched_tokens')
     items = load_prompts(prompts)
     P = len(items)
-    s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
+    s = sample(model, tokenizer, [p.prompt for p in items], n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size, progress=progress)
     em, et = encoder if encoder is not None else (model, tokenizer)
     emb = embed_texts(list(s.texts), em, et).view(P, k, -1)
     sem = [pairwise_cosine_diversity(e) for e in emb]

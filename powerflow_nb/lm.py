@@ -557,6 +557,7 @@ def sample(model, # a transformers (or PEFT) causal LM
            generator:torch.Generator|None=None, # RNG for reproducible samples
            seed:int|None=None, # convenience: a fresh generator seeded with `seed` (ignored when `generator` is given)
            batch_size:int|None=None, # rows per micro-batch (None: all rows at once)
+           progress:str|None=None, # a progress bar over the micro-batches with this label (None: none)
           )->Samples:
     "Sample `n` completions per prompt with the KV cache; ids, masks, |y|, per-token model and sampler log-probs, texts."
     _check_sampling(n, max_new_tokens, temperature, top_p, batch_size)
@@ -568,7 +569,8 @@ def sample(model, # a transformers (or PEFT) causal LM
     check_context([len(s) for s in seqs], max_new_tokens, context_length(model))
     prompt_index = torch.arange(len(prompts)).repeat_interleave(n)
     parts = []
-    for rows in prompt_index.split(batch_size or len(prompt_index)):
+    from tqdm.auto import tqdm
+    for rows in tqdm(prompt_index.split(batch_size or len(prompt_index)), desc=progress, disable=progress is None, unit='batch'):
         uniq, inv = rows.unique(return_inverse=True)
         ids, mask = left_pad([seqs[i] for i in uniq.tolist()], dec.tokenizer.pad_token_id)
         state, logp = dec.prefill(ids, mask)
@@ -581,6 +583,8 @@ def sample(model, # a transformers (or PEFT) causal LM
     cids, lengths, lp, lq = cat(2, T, dec.eos_id), torch.cat([p[3] for p in parts]), cat(4, T, 0.0), cat(5, T, 0.0)
     cmask = torch.arange(T, device=dev) < lengths[:, None]
     texts = dec.tokenizer.batch_decode([c[:l].tolist() for c, l in zip(cids, lengths)], skip_special_tokens=True)
+    ended = (lengths > 0) & (cids.gather(1, (lengths - 1).clamp(min=0)[:, None]).squeeze(1) == dec.eos_id)
+    texts = [t if e else t.rstrip('\ufffd') for t, e in zip(texts, ended.tolist())]  # a cut mid-character leaves a replacement character
     return Samples(pids, pmask, cids, cmask, lengths, lp, lq, texts, prompt_index.to(dev), prompts, float(temperature), float(top_p), dec.eos_id)
 
 # %% ../nbs/04_lm.ipynb #50a0af2a
