@@ -254,11 +254,19 @@ def _sample_flags(s):
 def load_adapter(model, # the base model
                  adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
                  model_name:str='', # the base model's name, for the error message
+                 tokenizer=None, # the base model's tokenizer (checked against the adapter's run.json when it has one)
                 ):
     "`model` with the adapter in `adapter` attached, or a clear error when it is not an adapter or not for this base model."
     from peft import PeftModel
+    from powerflow_nb.runs import model_fingerprint, identity_diff
     if not (Path(adapter) / 'adapter_config.json').is_file():
         raise ValueError(f"adapter {str(adapter)!r} is not a PEFT adapter folder (no adapter_config.json)")
+    run = Path(adapter) / 'run.json'  # an adapter train_latb wrote records the base it was trained on
+    if run.is_file():
+        saved = json.loads(run.read_text()).get('identity', {})
+        now = {'base_model': model_fingerprint(model, tokenizer if 'tokenizer' in saved.get('base_model', {}) else None), 'prompts': saved.get('prompts'), 'n_prompts': saved.get('n_prompts')}
+        diff = identity_diff(saved, now)
+        if diff: raise ValueError(f"adapter {str(adapter)!r} was trained on another base model than {model_name!r}: " + '; '.join(diff))
     try: return PeftModel.from_pretrained(model, str(adapter))
     except (RuntimeError, KeyError, ValueError) as e:  # size mismatches, missing target modules
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -269,7 +277,7 @@ def _sample_cmd(a):
     from powerflow_nb.lm import load_lm, HFDecoder
     from powerflow_nb.samplers import power_sample
     m, tok = load_lm(a.model)
-    if a.adapter: m = load_adapter(m, a.adapter, a.model)
+    if a.adapter: m = load_adapter(m, a.adapter, a.model, tok)
     g = torch.Generator().manual_seed(a.seed)
     ps = power_sample(HFDecoder(m, tok), [a.prompt], a.alpha, a.method, n=a.n, budget=a.budget, max_new_tokens=a.max_new_tokens, generator=g)
     for i, (t, l) in enumerate(zip(ps.tokens, ps.lengths)):

@@ -131,7 +131,7 @@ class HFPolicy:
         "[B] bool: the completion ended (EOS) within the budget."
         return s.eos
     def check_finite(self): check_finite(self.module, 'the model')
-    def fingerprint(self)->dict: return model_fingerprint(self.module)
+    def fingerprint(self)->dict: return model_fingerprint(self.module, self.tokenizer)
     def save(self, folder:Path): self.module.save_pretrained(folder)
     def load(self, folder:Path):
         from peft import set_peft_model_state_dict

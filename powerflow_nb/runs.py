@@ -14,8 +14,8 @@ from .lm import nonfinite
 
 # %% auto #0
 __all__ = ['MANIFEST', 'RUN_FILES', 'write_manifest', 'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
-           'clean_orphans', 'model_fingerprint', 'run_identity', 'identity_diff', 'run_lock', 'check_out_dir',
-           'clear_run', 'save_final', 'stop_on_signals', 'open_run']
+           'clean_orphans', 'model_fingerprint', 'tokenizer_fingerprint', 'run_identity', 'identity_diff', 'run_lock',
+           'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'open_run']
 
 # %% ../nbs/06a_runs.ipynb #0a2a05e2
 MANIFEST = 'manifest.json'
@@ -131,19 +131,28 @@ def clean_orphans(out_dir:Path|str)->list:
 
 # %% ../nbs/06a_runs.ipynb #9daedd25
 def model_fingerprint(model, # a transformers or PEFT model
+                      tokenizer=None, # its tokenizer (None: not part of the fingerprint)
                      )->dict:
-    "Class, name and a sha256 of the first, middle and last base weight tensors (LoRA excluded) of `model`."
+    "Class, name, a sha256 over every base weight tensor (name, shape, dtype, 4096 values at an even stride; LoRA excluded) and the tokenizer's."
     core = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    params = [p for n, p in core.named_parameters() if 'lora_' not in n]
     h = hashlib.sha256()
-    for p in (params[0], params[len(params) // 2], params[-1]):
-        t = p.detach().flatten()[:1 << 16].contiguous().cpu()
-        h.update(f"{tuple(p.shape)}{t.dtype}".encode())
+    for n, p in core.named_parameters():
+        if 'lora_' in n: continue
+        t = p.detach().flatten()
+        t = t[::max(1, t.numel() // 4096)][:4096].contiguous().cpu()
+        h.update(f"{n.replace('.base_layer', '')}{tuple(p.shape)}{t.dtype}".encode())  # the same names with adapters on or off
         h.update(t.view(torch.uint8).numpy().tobytes())
-    return {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'weights': h.hexdigest()[:16]}
+    out = {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'weights': h.hexdigest()[:16]}
+    if tokenizer is not None: out['tokenizer'] = tokenizer_fingerprint(tokenizer)
+    return out
+
+def tokenizer_fingerprint(tokenizer)->str:
+    "A sha256 of a tokenizer's vocabulary, special tokens and chat template."
+    spec = [sorted(tokenizer.get_vocab().items()), getattr(tokenizer, 'chat_template', None), tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token]
+    return hashlib.sha256(json.dumps(spec, default=str).encode()).hexdigest()[:16]
 
 def run_identity(policy, items:list)->dict:
-    "What a checkpoint belongs to: the base model's fingerprint and the prompt set's checksum."
+    "What a checkpoint belongs to: the base model's and tokenizer's fingerprint and the prompt set's checksum."
     prompts = json.dumps([[it.prompt, it.answer] for it in items], sort_keys=True, default=str)
     return {'base_model': policy.fingerprint(), 'prompts': hashlib.sha256(prompts.encode()).hexdigest()[:16], 'n_prompts': len(items)}
 
@@ -153,6 +162,7 @@ def identity_diff(saved:dict, now:dict)->list:
     a, b = saved.get('base_model', {}), now['base_model']
     if (a.get('class'), a.get('weights')) != (b['class'], b['weights']):
         out.append(f"base model {a.get('class')} {a.get('name')!r} weights {a.get('weights')} (now {b['class']} {b['name']!r} weights {b['weights']})")
+    if a.get('tokenizer') != b.get('tokenizer'): out.append(f"tokenizer {a.get('tokenizer')} (now {b.get('tokenizer')}): vocabulary, special tokens or chat template differ")
     if saved.get('prompts') != now['prompts']:
         out.append(f"prompt set checksum {saved.get('prompts')} with {saved.get('n_prompts')} prompts (now {now['prompts']} with {now['n_prompts']})")
     return out

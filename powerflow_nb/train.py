@@ -22,7 +22,7 @@ from .callbacks import EvalCallback, default_callbacks
 # %% auto #0
 __all__ = ['TRUNCATIONS', 'RUN_CONTROL', 'RunControl', 'LATBConfig', 'LATBTrainer', 'step_prompts', 'make_logz', 'logz_values',
            'start_logz', 'lr_factor', 'make_optimizer', 'BatchLoss', 'batch_loss', 'apply_gradients', 'update_metrics',
-           'TrainResult', 'resolve_config', 'train_latb', 'toy_config']
+           'TrainResult', 'resolve_config', 'nonfinite_suspects', 'train_latb', 'toy_config']
 
 # %% ../nbs/07_train.ipynb #b747a011
 TRUNCATIONS = ('penalty', 'mask', 'keep') # what the loss does with completions cut at the budget (see 'Completions cut at the budget')
@@ -93,7 +93,8 @@ def validate(self:LATBConfig):
     if self.objective not in OBJECTIVES: raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {self.objective!r}")
     for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
               'max_prompt_tokens', 'save_every', 'max_nonfinite', 'eval_k'): setattr(self, k, check_int(getattr(self, k), k))
-    for k in ('warmup_steps', 'seed', 'eval_every'): setattr(self, k, check_int(getattr(self, k), k, 0))
+    for k in ('warmup_steps', 'eval_every'): setattr(self, k, check_int(getattr(self, k), k, 0))
+    self.seed = check_int(self.seed, 'seed', 0, 2**63 - 1)
     for k in ('lr', 'logz_lr', 'max_grad_norm', 'logz_max_grad_norm', 'temperature', 'lora_alpha'): setattr(self, k, check_number(getattr(self, k), k, 0))
     self.clip_eps = check_number(self.clip_eps, 'clip_eps', 0, 1)
     self.final_lr_frac = check_number(self.final_lr_frac, 'final_lr_frac', 0, 1, hi_open=False)
@@ -150,9 +151,9 @@ class LATBTrainer:
                 self.history.append(m)
                 bad_run, self.stopping = (0 if m['finite'] else bad_run + 1), bool(stop)
                 self.stopping = any([bool(cb.on_step_end(self, m)) for cb in self.callbacks]) or self.stopping  # all see every step
-                if bad_run >= self.config.max_nonfinite:
-                    raise RuntimeError(f"{bad_run} non-finite steps in a row (last at step {self.step}); stopped. The last checkpoint in "
-                                       f"{self.out_dir} is intact; lower lr or check the model's dtype")
+                if bad_run >= self.config.max_nonfinite or bad_run == self.step - start == self.config.steps - start:  # or not one finite update
+                    raise RuntimeError(f"{bad_run} non-finite updates in a row (last: {self.step}); stopped, the last checkpoint (if any) intact. "
+                                       f"Likely: {nonfinite_suspects(self.config)}")
                 if stop: raise KeyboardInterrupt(f"stopped by signal {stop['signal']} after step {self.step}" + (f"; checkpoint in {self.out_dir}" if self.out_dir else ""))
                 if self.stopping: break
         for cb in self.callbacks: cb.on_train_end(self)
@@ -384,10 +385,16 @@ def resolve_config(alpha, # α given to `train_latb` (None: take the config's)
     if not isinstance(cfg, LATBConfig): raise TypeError(f"config must be a LATBConfig, got {type(cfg).__name__}")
     if alpha is None:
         if cfg.alpha is None: raise ValueError("alpha is required: pass alpha=... to train_latb or set LATBConfig(alpha=...)")
+        cfg.validate()  # fields set after construction are checked too
         return cfg
     a = check_alpha(alpha)
     if cfg.alpha is not None and cfg.alpha != a: raise ValueError(f"alpha={a:g} differs from config.alpha={cfg.alpha:g}: give one")
     return dataclasses.replace(cfg, alpha=a)
+
+def nonfinite_suspects(c:LATBConfig)->str:
+    "The configuration fields that most often make an update non-finite, with their values."
+    return (f"lr={c.lr:g} too high, an extreme alpha={c.alpha:g}, lora_alpha={c.lora_alpha:g}, format_penalty={c.format_penalty:g} or "
+            f"truncation_penalty={c.truncation_penalty:g}, or a model dtype that overflows; lower lr first")
 
 # %% ../nbs/07_train.ipynb #9952bb6f
 def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transformers/PEFT model, or a `ToyLM`/`ToyPolicy`
