@@ -144,7 +144,7 @@ def test_nonfinite_base_logprobs_stop_the_run(monkeypatch):
 
 def test_an_update_that_overflows_is_undone_and_never_checkpointed(tmp_path):
     out = tmp_path / 'run'
-    raises(lambda: run(out, lr=1e39, max_nonfinite=2), '2 non-finite steps in a row', RuntimeError)
+    raises(lambda: run(out, lr=1e39, max_nonfinite=2), '2 non-finite updates in a row', RuntimeError)
     lines = [json.loads(l) for l in (out / 'metrics.jsonl').read_text().splitlines()]
     assert [l['undone'] for l in lines] == [True, True]
     from safetensors.torch import load_file
