@@ -40,7 +40,7 @@ CONFIG_CASES = [
     (dict(lora_r=0), 'lora_r'), (dict(lora_alpha=0), 'lora_alpha'), (dict(lora_alpha=-8), 'lora_alpha'),
     (dict(lora_dropout=-0.1), 'lora_dropout'), (dict(lora_dropout=1.0), 'lora_dropout'), (dict(quantize='4-bit'), 'quantize'),
     (dict(logz='mlp'), 'logz must be'), (dict(chat='yes'), 'chat must be True or False'), (dict(temperature=0), 'temperature'),
-    (dict(seed=-1), 'seed must be an int >= 0'), (dict(out_dir=''), 'out_dir must be'), (dict(target_modules=''), 'target_modules'),
+    (dict(seed=-1), 'seed must be an int in [0, '), (dict(out_dir=''), 'out_dir must be'), (dict(target_modules=''), 'target_modules'),
     (dict(save_every=0), 'save_every'), (dict(max_nonfinite=0), 'max_nonfinite'),
     (dict(objective='rl_traj', n_rollouts=1), 'one rollout gives a zero loss'),
     (dict(objective='rl_token', n_rollouts=1), 'one rollout gives a zero loss'),
