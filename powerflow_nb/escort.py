@@ -75,10 +75,11 @@ def check_probs(p:torch.Tensor, # probabilities (or non-negative weights) along 
 # %% ../nbs/00_escort.ipynb #f9b2d953
 def _escort_logp(logp:torch.Tensor, a:float, dim:int)->torch.Tensor:
     "The transform itself, on checked input."
-    if math.isinf(a):
+    x = logp.float() if logp.dtype in (torch.float16, torch.bfloat16) else logp  # half precision: compute in float32
+    if a > torch.finfo(x.dtype).max:  # α = ∞, or too large for the dtype: the limit, the modes
         modes = logp == logp.amax(dim, keepdim=True)
         return torch.where(modes, 0.0, -math.inf).to(logp.dtype).log_softmax(dim)
-    return (a * logp).log_softmax(dim)
+    return (a * (x - x.amax(dim, keepdim=True))).log_softmax(dim).to(logp.dtype)  # shifted: a huge α tends to the α = ∞ limit, never NaN
 
 def escort_logp(logp:torch.Tensor, # log-probabilities or unnormalised logits (may contain -inf)
                 alpha:float, # the power α > 0, or `inf`
