@@ -764,8 +764,8 @@ class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
 
     exact = property(lambda self: self.backend.exact, doc="True on a toy LM: columns are exact distributions")
     fig = property(lambda self: self.view.figure.fig, doc="the plotly figure, updated in place")
-    def __getattr__(self, name): # the view's widgets, as `ex.w_alpha`, `ex.w_columns`, ...
-        if name.startswith('w_') and 'view' in vars(self): return getattr(self.view, name)
+    def __getattr__(self, name): # the view's widgets: `ex.ui` (the whole box), `ex.w_alpha`, `ex.w_columns`, ...
+        if (name == 'ui' or name.startswith('w_')) and 'view' in vars(self): return getattr(self.view, name)
         raise AttributeError(f"'AlphaExplorer' object has no attribute {name!r}")
     def _repr_mimebundle_(self, **kwargs): return self.view.ui._repr_mimebundle_(**kwargs)
     def __repr__(self): return f"AlphaExplorer({type(self.backend).__name__}, α={self.alpha:.3g}, methods={list(self.methods)})"
