@@ -6,7 +6,6 @@
 from __future__ import annotations
 import atexit, base64, csv, html, io, json, math, threading, time, traceback, weakref
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
@@ -14,7 +13,6 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
-from fastcore.basics import patch
 from .core import check_alpha, check_int
 from .escort import escort_logp, entropy
 from .toy import ToyLM, tv, expected_length
@@ -25,8 +23,10 @@ from .viz import toy_distributions, sequence_labels, length_distribution
 __all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'METRIC_HELP', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE',
            'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'EXPORT_COLUMNS', 'COST_RANK', 'CACHE_SIZE', 'Sample',
            'MethodResult', 'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend',
-           'render_column', 'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'ExplorerState',
-           'make_backend', 'AlphaExplorer', 'render_downloads', 'default_prompts', 'LMBackend', 'Draw', 'sir_from']
+           'render_column', 'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'render_status',
+           'make_backend', 'ExplorerState', 'ExplorerControls', 'ExplorerFigure', 'ExplorerView', 'ExplorerWorker',
+           'ExplorerInputs', 'ExplorerRequests', 'render_downloads', 'ExplorerResults', 'AlphaExplorer',
+           'default_prompts', 'Draw', 'sir_from', 'DrawCache', 'LMSampler', 'LMBackend']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -123,6 +123,7 @@ POWER_METHODS = ('temperature', 'sir', 'mh', 'smc') # the columns that depend on
 METHOD_COLORS = {'base': '#7f7f7f', 'temperature': '#1f77b4', 'power': '#d62728', 'sir': '#d62728', 'mh': '#ff7f0e',
                  'smc': '#9467bd', 'latb': '#2ca02c'}
 
+# %% ../nbs/09_widgets.ipynb #0e37b72e
 def _toy_text(lm, idx): return [t.replace(lm.names[lm.eos_id], '⏎') for t in sequence_labels(lm, idx)]
 
 class ToyBackend:
@@ -144,7 +145,6 @@ class ToyBackend:
 
     def token_names(self, ids:list)->list: return [self.lm.names[i] for i in ids]
     def rank(self, method:str, req:Request)->int: return 0 # every column is instant
-
 
     def run(self, method:str, req:Request, check, on_step=None)->MethodResult:
         "The exact column for `method` at `req.alpha`."
@@ -246,6 +246,7 @@ def render_column(r:MethodResult, # one method's result
             f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
 
+# %% ../nbs/09_widgets.ipynb #8944236f
 def render_pinned(results:dict, # {method: MethodResult} to keep on screen
                   alpha:float, # their α
                   exact:bool=False, # toy LM columns
@@ -275,11 +276,50 @@ def render_error(exc:BaseException)->str:
             f'<b>{html.escape(type(exc).__name__)}</b>: {html.escape(str(exc))}'
             f'<details><summary>traceback</summary><pre style="font-size:11px">{html.escape(tb)}</pre></details></div>')
 
+def render_status(req:Request, state:str, note:str='', exact:bool=False)->str:
+    "HTML of the status line for `req`: `state` 'busy' or 'done' (with `note`; the seed on real LMs), or 'error'."
+    text = (f'error at α = {req.alpha:.2f}' if state == 'error' else
+            f'{"✓" if state == "done" else "sampling …"} α = {req.alpha:.2f}{"" if exact else f" · seed {req.seed}"} · '
+            f'{html.escape(req.prompt["label"])} · {html.escape(note)}')
+    return f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">{text}</span>'
+
 
 # %% ../nbs/09_widgets.ipynb #4c507660
+ALPHA_RANGE, PRESETS = (0.1, 10.0), (0.5, 1.0, 2.0, 4.0)
+
+def _check_slider_alpha(alpha)->float:
+    a = check_alpha(alpha)
+    if not ALPHA_RANGE[0] - 1e-9 <= a <= ALPHA_RANGE[1] + 1e-9: raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}] (the slider's range), got {alpha!r}")
+    return a
+
+N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
+TOKENS_RANGE, BUDGET_RANGE, SEED_RANGE = (1, 1024), (1, 256), (0, 2**31 - 1) # the ranges of the real-LM boxes
+
+def _check_box(x, name:str, bounds:tuple)->int: return check_int(x, name, *bounds, why="its box's range")
+def _check_n(n)->int: return check_int(n, 'n', *N_RANGE, why="the samples slider's range")
+
+def _check_methods(methods, backend)->tuple:
+    "Validate method keys against the backend's (None: the backend's defaults and every adapter)."
+    allowed = backend.methods
+    if methods is None: return tuple(backend.default_methods) + tuple(backend.adapters)
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    bad = [m for m in methods if m not in allowed]
+    if bad or not methods: raise ValueError(f"methods must be a non-empty subset of {list(allowed)}, got {list(methods)!r}")
+    return methods
+
+def _knob(widget:str, check, doc:str)->property:
+    "A property that reads the view's `widget` and sets it after `check(value)` (a ValueError names the argument)."
+    return property(lambda self: getattr(self.view, widget).value, lambda self, v: setattr(getattr(self.view, widget), 'value', check(v)), doc=doc)
+
+def make_backend(model, prompts=None, adapters=None):
+    "A `ToyBackend` for a `ToyLM`, else an `LMBackend` (a name, a decoder, a loaded model or a (model, tokenizer) pair)."
+    if isinstance(model, ToyLM): return ToyBackend(model, prompts, adapters)
+    return LMBackend(model, prompts, adapters)
+
+# %% ../nbs/09_widgets.ipynb #daa2c126
 @dataclass
 class ExplorerState:
-    "Everything the UI thread and the worker share; read and written only under the explorer's lock."
+    "Everything the UI thread and the worker share, and `cv`, the lock that guards it: hold it to read or write the rest."
     gen:int=0 # generation counter: bumped by every request; work of an older generation is stale
     pending:Request|None=None # the newest request not yet picked up by the worker (never a queue)
     done_gen:int=0 # newest generation whose work finished (all columns, or an error)
@@ -291,13 +331,415 @@ class ExplorerState:
     error:str|None=None # 'Type: message' of the current generation's exception
     busy:bool=False # the worker is computing the current generation
     closed:bool=False # `close()` was called
+    cv:threading.Condition=field(default_factory=lambda: threading.Condition(threading.RLock()), repr=False, compare=False) # the lock
+    def check(self, gen:int):
+        "Raise `Cancelled` if generation `gen` is no longer the latest (or the explorer was closed)."
+        if gen != self.gen or self.closed: raise Cancelled()
 
-def make_backend(model, prompts=None, adapters=None):
-    "A `ToyBackend` for a `ToyLM`, else an `LMBackend` (a name, a decoder, a loaded model or a (model, tokenizer) pair)."
-    if isinstance(model, ToyLM): return ToyBackend(model, prompts, adapters)
-    return LMBackend(model, prompts, adapters)
+    def take(self)->Request|None:
+        "Block until a request is pending and take it out of the slot (the worker's side); None once closed."
+        with self.cv:
+            self.cv.wait_for(lambda: self.pending is not None or self.closed)
+            if self.closed: return None
+            req, self.pending = self.pending, None
+            return req
 
-class AlphaExplorer:
+    def wait(self, gen:int|None=None, timeout:float|None=None):
+        "Block until generation `gen` (default: the latest) has finished, or the state was closed; `TimeoutError` after `timeout` s."
+        with self.cv:
+            gen = self.gen if gen is None else gen
+            if not self.cv.wait_for(lambda: self.done_gen >= gen or self.closed, timeout):
+                raise TimeoutError(f"the explorer did not finish generation {gen} within {timeout} s")
+
+    def close(self):
+        "Mark the state closed and wake every waiter: the worker ends, and work in flight stops at its next check."
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+
+# %% ../nbs/09_widgets.ipynb #70ee4563
+def _walk(w):
+    "`w` and every widget below it."
+    yield w
+    for c in getattr(w, 'children', ()): yield from _walk(c)
+
+class ExplorerControls:
+    "The explorer's inputs as widgets (the base of `ExplorerView`), built from the backend's prompts and methods."
+    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
+        exact = self.exact = backend.exact
+        lo, hi = (math.log10(v) for v in ALPHA_RANGE)
+        lm_only = W.Layout(display='none') if exact else W.Layout(width='190px')
+        self.w_alpha = W.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.01, description='α', readout_format='.2f',
+                                        continuous_update=False, layout=W.Layout(width='340px')).add_class('pf-alpha')
+        self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='70px')).add_class('pf-preset')
+                          for a in PRESETS]
+        self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
+                                   layout=W.Layout(width='110px', display='none' if exact else None)).add_class('pf-resample')
+        self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown columns below, to compare with another α',
+                                    layout=W.Layout(width='90px')).add_class('pf-pin')
+        self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only).add_class('pf-seed')
+        self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
+                                        style=dict(button_width='60px', description_width='50px'), layout=W.Layout(display='none' if exact else None))
+        self.w_prompt = W.Dropdown(options=[(p['label'], i) for i, p in enumerate(backend.prompts)], value=0, description='prompt',
+                                   layout=W.Layout(flex='1 1 320px', max_width='560px'))
+        self.w_text = W.Text(placeholder='type a prompt and press Enter', continuous_update=False,
+                             layout=W.Layout(display='none') if exact else W.Layout(flex='1 1 240px'))
+        self.w_n = W.IntSlider(value=n, min=N_RANGE[0], max=N_RANGE[1], description='top' if exact else 'samples',
+                               continuous_update=False, layout=W.Layout(width='260px'))
+        self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', layout=lm_only,
+                                         tooltip='SIR proposals / MH steps per block / SMC particles')
+        self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens',
+                                         layout=lm_only)
+        self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto')).add_class(f'pf-method-{m}')
+                          for m, lbl in backend.methods.items()}
+
+    @property
+    def inputs(self)->tuple:
+        "The widgets whose every change re-samples (the prompt's list and text box switch the source first)."
+        return (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values())
+
+# %% ../nbs/09_widgets.ipynb #33677b87
+def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
+
+def _figure_layout(exact:bool)->dict:
+    "The figure's layout: next-token escort (left) and per-method spread (right), two axes laid out by hand."
+    right = 'length distribution P(|y|)' if exact else 'samples: length vs log p(y)'
+    title = lambda text, x: dict(text=f'<b>{text}</b>', x=x, y=1.0, xref='paper', yref='paper', xanchor='center', yanchor='bottom', showarrow=False)
+    return dict(height=440, autosize=True, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'),
+                legend=dict(orientation='h', x=0, y=-0.2, yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
+                xaxis=dict(domain=[0, 0.4], title='token'), yaxis=dict(title='probability'),
+                xaxis2=dict(domain=[0.5, 1], anchor='y2', title='|y| (EOS included)'),
+                yaxis2=dict(anchor='x2', title='P(|y|)' if exact else 'log p(y|x)'),
+                annotations=[title('next token: base p vs p^α', 0.2), title(right, 0.75)])
+
+def _stacked(r:MethodResult)->dict:
+    "Scatter arguments for a sampled column: one marker per distinct completion, sized by how many samples it is."
+    pts = {}
+    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault(s.text, [x, y, 0])[2] += 1
+    texts = [f'×{k} · {html.escape(t[:80])}' if k > 1 else html.escape(t[:80]) for t, (_, _, k) in pts.items()]
+    return dict(x=[x for x, _, _ in pts.values()], y=[y for _, y, _ in pts.values()], text=texts,
+                marker_size=[8 + 4 * (k - 1) for _, _, k in pts.values()])
+
+# %% ../nbs/09_widgets.ipynb #48e2ba2c
+class ExplorerFigure:
+    "The explorer's plotly figure, two bar traces for the next token and one spread trace per method, shown in `w_fig`."
+    def __init__(self, labels:dict, exact:bool):
+        self.exact, self.fig, self.trace = exact, go.Figure(layout=_figure_layout(exact)), {} # trace: method -> index in fig.data
+        self.fig.add_bar(name='base p', marker_color=METHOD_COLORS['base'], x=[], y=[])
+        self.fig.add_bar(name='p^α (next token)', marker_color=METHOD_COLORS['power'], x=[], y=[])
+        for i, (m, lbl) in enumerate(labels.items()):
+            self.trace[m] = len(self.fig.data)
+            self.fig.add_scatter(name=lbl, mode='lines+markers' if exact else 'markers', x=[], y=[], xaxis='x2', yaxis='y2',
+                                 marker=dict(size=8, opacity=0.75, color=_method_color(m, i)))
+        self.w_fig = W.Output(layout=W.Layout(width='100%')).add_class('pf-figure')
+
+    def show(self):
+        "Put the figure into `w_fig` (plotly's mimetype: restored with the widget state on reload)."
+        spec = {**json.loads(pio.to_json(self.fig, validate=False)), 'config': dict(responsive=True, displaylogo=False)}
+        self.w_fig.outputs = ({'output_type': 'display_data', 'metadata': {},
+                               'data': {'application/vnd.plotly.v1+json': spec, 'text/plain': self.fig.layout.title.text}},)
+
+    def draw_next_token(self, logp:torch.Tensor|None, alpha:float, token_names, k:int=12):
+        "Left panel: top-k next tokens under p and p^α, the rest as 'other' (`logp` None: empty, until it comes)."
+        if logp is None:
+            for tr in self.fig.data[:2]: tr.update(x=[], y=[])
+            return
+        idx = logp.topk(min(k, logp.numel())).indices
+        p, pa = logp.exp(), escort_logp(logp, alpha).exp()
+        names = [html.escape(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in token_names(idx.tolist())]  # plotly reads '</s>' as a tag
+        names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
+        self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
+        self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
+
+    def draw_spread(self, results:dict, methods:tuple, alpha:float, done:bool):
+        "Right panel and title: one trace per ticked method, empty when not (yet) computed."
+        for m, i in self.trace.items():
+            r, tr = results.get(m), self.fig.data[i]
+            if r is None: tr.update(x=[], y=[], text=None)
+            elif self.exact: tr.update(x=r.plot_x, y=r.plot_y)
+            else: tr.update(_stacked(r))
+            tr.visible = m in methods
+        self.fig.layout.title.text = f"α = {alpha:.2f}" + ('' if done else ' (sampling …)')
+
+# %% ../nbs/09_widgets.ipynb #d6a9ba93
+class ExplorerView(ExplorerControls):
+    "The explorer's widget box: the controls, then status, error, columns, downloads, pinned columns, glossary and figure."
+    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
+        super().__init__(backend, alpha, n, methods, seed, budget, max_new_tokens)
+        self.labels, self.progress_at = dict(backend.methods), 0.0 # progress_at: when the status line was last drawn
+        self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
+        self.w_status, self.w_error, self.w_pinned, self.w_export = (W.HTML().add_class(f'pf-{c}') for c in ('status', 'error-area', 'pinned', 'export'))
+        self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%')).add_class('pf-columns')
+        self.columns = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
+                                                  margin='0 8px 8px 0')) for m in self.labels}
+        self.figure = ExplorerFigure(self.labels, self.exact)
+        row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
+        self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
+                          row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
+                          row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
+                          self.w_export, self.w_pinned, W.HTML(render_glossary()), self.figure.w_fig]).add_class('pf-explorer')
+
+    def show_request(self, req:Request, next_token:torch.Tensor|None, token_names):
+        "A new request: queued, no error or downloads, its columns pending, the figure at its α (next-token bars if known)."
+        self.show_progress(req, 0, 'queued')
+        self.w_error.value = self.w_export.value = ''
+        self.w_columns.children = [self.columns[m] for m in req.methods]
+        self.show_columns(req, {}, done=False)
+        self.figure.draw_next_token(next_token, req.alpha, token_names)
+        self.figure.show()
+
+    def show_columns(self, req:Request, results:dict, done:bool):
+        "`req`'s columns, finished (`results`) or pending, and the spread plot."
+        for m in req.methods:
+            self.columns[m].value = render_column(results[m], self.exact) if m in results else render_pending(self.labels[m], m, req.alpha)
+        self.figure.draw_spread(results, req.methods, req.alpha, done)
+
+    def show_progress(self, req:Request, step:int, note:str='', done:bool=False):
+        "Progress bar and status line for the current request."
+        self.w_progress.max, self.w_progress.value, self.w_progress.bar_style = len(req.methods) + 1, step, 'success' if done else 'info'
+        self.w_status.value, self.progress_at = render_status(req, 'done' if done else 'busy', note, self.exact), time.perf_counter()
+
+    def show_error(self, req:Request, exc:BaseException):
+        "An exception, inline, and the status line saying so."
+        self.w_error.value, self.w_progress.bar_style, self.w_status.value = render_error(exc), 'danger', render_status(req, 'error')
+
+    def close(self):
+        "Close every widget (open widgets would keep the explorer alive)."
+        for w in {id(w): w for w in [*_walk(self.ui), *self.columns.values()]}.values(): w.close()
+
+# %% ../nbs/09_widgets.ipynb #8828c9d6
+class ExplorerWorker:
+    "The background thread of an explorer `ex`: it computes each newest pending request and has `ex` publish its columns."
+    def __init__(self, ex:AlphaExplorer):
+        self.ex, self.passes = ex, 0 # passes: forward passes run, counted in the status line
+        self.thread = threading.Thread(target=self._loop, daemon=True, name='AlphaExplorer-worker')
+        self.thread.start()
+        _LIVE.add(self)  # the exit hook stops the thread before Python finalises
+
+    def _loop(self):
+        while (req := self.ex.st.take()) is not None: self.run(req)
+
+    def run(self, req:Request):
+        "Compute `req`: the next-token panel, then each column, cheapest first, each published when done."
+        ex, be, check = self.ex, self.ex.backend, lambda: self.ex.st.check(req.gen)
+        try:
+            check()
+            if req.prompt['prompt'] == '': raise ValueError("prompt must not be empty: type one, or set the source to 'list'")
+            ex._publish(req, next_token=be.next_token(req), step=1, note=f'{len(req.methods)} method(s)')
+            results, shown = {}, {}
+            for i, m in enumerate(sorted(req.methods, key=lambda m: be.rank(m, req)), 1):
+                check()
+                ex.view.show_progress(req, i, f'{be.methods[m]} …')
+                t0 = time.perf_counter()
+                results[m] = be.run(m, req, check, on_step=lambda m=m, i=i: self._progress(req, i, m))
+                results[m].seconds = time.perf_counter() - t0
+                shown = {k: results[k] for k in req.methods if k in results}
+                ex._publish(req, results=shown, step=i + 1, note=f'{be.methods[m]} done')
+            ex._publish(req, results=shown, step=len(req.methods) + 1, done=True)
+        except Cancelled: return
+        except Exception as e: ex._fail(req, e)
+
+    def _progress(self, req:Request, step:int, method:str):
+        "Per forward pass, from inside a sampler: count it, and redraw the status at most 4 times a second."
+        self.passes += 1
+        if time.perf_counter() - self.ex.view.progress_at < 0.25: return
+        with self.ex.st.cv:
+            if req.gen == self.ex.st.gen: self.ex.view.show_progress(req, step, f'{self.ex.backend.methods[method]} … {self.passes} forward passes')
+
+    def stop(self, timeout:float=5.0)->bool:
+        "Cancel the current request, wake the thread and wait at most `timeout` s for it to end; True if it did."
+        self.ex.st.close()
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+# %% ../nbs/09_widgets.ipynb #681046ff
+_LIVE = weakref.WeakSet() # workers whose thread may be running: the exit hook stops them
+
+def _stop_workers_at_exit(timeout:float=5.0):
+    "`atexit` hook: stop every live worker before Python finalises (exiting inside torch aborts)."
+    deadline = time.monotonic() + timeout
+    for w in list(_LIVE):
+        try: w.stop(max(deadline - time.monotonic(), 0.1))
+        except Exception: pass  # exit must go on whatever one explorer does
+
+atexit.register(_stop_workers_at_exit)
+
+# %% ../nbs/09_widgets.ipynb #96f3de0e
+class ExplorerInputs:
+    "The inputs of an `AlphaExplorer` (its base): properties over the view's controls, each change re-sampling once when `auto`."
+    alpha = _knob('w_alpha', _check_slider_alpha, "α; setting it moves the slider (and re-samples when `auto`)")
+    n = _knob('w_n', _check_n, "samples per method")
+    seed = _knob('w_seed', lambda v: _check_box(v, 'seed', SEED_RANGE), "RNG seed (real LMs)")
+    budget = _knob('w_budget', lambda v: _check_box(v, 'budget', BUDGET_RANGE), "SIR proposals / MH steps per block / SMC particles (real LMs)")
+    max_new_tokens = _knob('w_tokens', lambda v: _check_box(v, 'max_new_tokens', TOKENS_RANGE), "maximum |y| (real LMs)")
+
+    @property
+    def methods(self)->tuple:
+        "ticked methods; setting them ticks exactly those (one re-sample, not one per checkbox)"
+        return tuple(m for m, w in self.view.w_methods.items() if w.value)
+    @methods.setter
+    def methods(self, methods):
+        methods = _check_methods(methods, self.backend)
+        self._set(*((w, m in methods) for m, w in self.view.w_methods.items()))
+
+    @property
+    def prompt(self)->dict:
+        "current prompt dict; set an index to pick one from the list (source 'list'), a string to type one (source 'typed', real LMs)"
+        v, text = self.view, self.view.w_text.value.strip()
+        if v.w_source.value == 'typed' and not self.exact: return {'label': _label(text), 'prompt': text, 'answer': None}
+        return self.backend.prompts[v.w_prompt.value]
+    @prompt.setter
+    def prompt(self, p):
+        v, k = self.view, len(self.backend.prompts)
+        if isinstance(p, int) and not isinstance(p, bool) and 0 <= p < k: self._set((v.w_prompt, p), (v.w_source, 'list'))
+        elif isinstance(p, str) and not self.exact: self._set((v.w_text, p), (v.w_source, 'typed'))
+        else: raise ValueError(f"prompt must be an index in [0, {k})" + ("" if self.exact else " or a string") + f", got {p!r}")
+
+    def new_seed(self)->AlphaExplorer:
+        "Draw new samples: the next seed (what the Re-sample button does)."
+        self.seed = self.seed + 1 if self.seed < SEED_RANGE[1] else SEED_RANGE[0]
+        return self
+
+    def _on_input(self, change=None):
+        "Any input changed: re-sample if `auto`."
+        if self.auto: self.resample()
+
+    def _set(self, *pairs):
+        "Set the (widget, value) `pairs` with `auto` held off, then re-sample once (if `auto`)."
+        auto, self.auto = self.auto, False
+        try:
+            for w, value in pairs: w.value = value
+        finally: self.auto = auto
+        self._on_input()
+
+# %% ../nbs/09_widgets.ipynb #39894c58
+class ExplorerRequests:
+    "The requests of an `AlphaExplorer` (its base): made by `resample`, published by its worker, awaited by `wait`."
+    def resample(self, wait:bool=False, # block until this request (or a newer one) finished
+                 timeout:float|None=None, # seconds to wait at most (TimeoutError after)
+                )->AlphaExplorer:
+        "Re-sample with the current inputs; stale work is cancelled. Returns the explorer."
+        st = self.st
+        with st.cv:
+            req = Request(st.gen + 1, float(self.alpha), self.prompt, int(self.n), self.methods, int(self.seed), int(self.max_new_tokens), int(self.budget))
+            st.gen, st.pending, st.results, st.results_alpha, st.results_req, st.error, st.busy = req.gen, req, {}, None, None, None, bool(req.methods)
+            same = st.next_token_prompt == req.prompt['prompt']
+            self.view.show_request(req, st.next_token if same else None, self.backend.token_names)  # never the old α's (or old prompt's) bars
+            st.cv.notify_all()
+        if wait: self.wait(timeout, gen=req.gen)
+        return self
+
+    def wait(self, timeout:float|None=None, gen:int|None=None)->AlphaExplorer:
+        "Block until the latest request (or generation `gen`) has finished."
+        self.st.wait(gen, timeout)
+        return self
+
+    def _publish(self, req:Request, next_token=None, results=None, step:int=0, note:str='', done:bool=False):
+        "Write a request's (partial) results into the state and the view, unless the request is stale (`Cancelled`)."
+        st, view = self.st, self.view
+        with st.cv:
+            st.check(req.gen)
+            if next_token is not None:
+                st.next_token, st.next_token_prompt = next_token, req.prompt['prompt']
+                view.figure.draw_next_token(next_token, req.alpha, self.backend.token_names)
+            if results is not None:
+                st.results, st.results_alpha, st.results_req = results, req.alpha, req
+                view.show_columns(req, results, done)
+            if next_token is not None or results is not None: view.figure.show()
+            if done:
+                st.busy, st.done_gen = False, req.gen
+                view.w_export.value = render_downloads(self.rows()) if results else ''
+                st.cv.notify_all()
+            view.show_progress(req, step, 'done' if done else note, done=done)
+
+    def _fail(self, req:Request, exc:BaseException):
+        "Show an exception inline (if the request is still current) and mark the generation finished."
+        with self.st.cv:
+            if req.gen != self.st.gen: return
+            self.st.error, self.st.busy, self.st.done_gen = f"{type(exc).__name__}: {exc}", False, req.gen
+            self.view.show_error(req, exc)
+            self.st.cv.notify_all()
+
+# %% ../nbs/09_widgets.ipynb #4ee8d10e
+EXPORT_COLUMNS = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
+                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
+
+def _rows(results:dict, req:Request|None)->list:
+    "`results` (of request `req`) as plain dicts, one per sample, with the keys `EXPORT_COLUMNS`."
+    return [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
+                 n=req.n, budget=req.budget, max_new_tokens=req.max_new_tokens, rank=i, text=s.text, length=s.length,
+                 truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct)
+            for m, r in results.items() for i, s in enumerate(r.samples)]
+
+def _as_csv(rows:list)->str:
+    out = io.StringIO()
+    w = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator='\n')
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue()
+
+def _as_json(rows:list)->str: return json.dumps(rows, ensure_ascii=False, indent=1)
+
+def render_downloads(rows:list)->str:
+    "HTML links that download `rows` as CSV and as JSON."
+    link = lambda data, mime, name: (f'<a download="{name}" href="data:{mime};base64,{base64.b64encode(data.encode()).decode()}" '
+                                     f'class="pf-download">{name}</a>')
+    return (f'<span style="font-size:12px">export the shown results: {link(_as_csv(rows), "text/csv", "alpha_explorer.csv")} · '
+            f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
+
+def _shared(name:str, doc:str)->property:
+    "A read-only property: the state's field `name`, read under its lock."
+    def get(self):
+        with self.st.cv: return getattr(self.st, name)
+    return property(get, doc=doc)
+
+# %% ../nbs/09_widgets.ipynb #bb9535f4
+class ExplorerResults:
+    "The results of an `AlphaExplorer` (its base), read from code: as objects, plain rows, a DataFrame or a file; and pinned."
+    results_alpha = _shared('results_alpha', "α of `results`")
+    error = _shared('error', "'Type: message' of the current generation's exception, or None")
+    busy = _shared('busy', "True while the worker computes the current generation")
+    @property
+    def results(self)->dict:
+        "Results of the current generation so far: {method: MethodResult} (empty while stale work is discarded)."
+        with self.st.cv: return dict(self.st.results)
+
+    def rows(self)->list:
+        "The shown results as plain dicts (keys `EXPORT_COLUMNS`), one per sample, with the inputs that produced them."
+        with self.st.cv: return _rows(self.st.results, self.st.results_req)
+
+    def to_frame(self):
+        "The shown results as a pandas DataFrame (needs pandas), one row per sample."
+        import pandas as pd
+        return pd.DataFrame(self.rows(), columns=EXPORT_COLUMNS)
+
+    def export(self, path:str|Path, # a '.csv' or '.json' file to write
+              )->Path:
+        "Write the shown results (`rows()`) to CSV or JSON (a list of records), by the suffix of `path`; returns the path."
+        path = Path(path)
+        if path.suffix not in ('.csv', '.json'): raise ValueError(f"path must end in '.csv' or '.json', got {str(path)!r}")
+        path.write_text((_as_csv if path.suffix == '.csv' else _as_json)(self.rows()), encoding='utf-8')
+        return path
+
+    def pin(self)->AlphaExplorer:
+        "Keep the shown columns on screen, to compare them with another α (what the pin button does)."
+        if self.view.w_pin.value: self._pin(True)
+        else: self.view.w_pin.value = True
+        return self
+
+    def unpin(self)->AlphaExplorer:
+        "Drop the pinned columns."
+        self.view.w_pin.value = False
+        return self
+
+    def _pin(self, on:bool):
+        "The pin button changed: keep (a copy of) the shown columns under the live ones, or drop them."
+        with self.st.cv: results, alpha = dict(self.st.results), self.st.results_alpha
+        self.pinned = (alpha, results) if on and results else None
+        self.view.w_pinned.value = render_pinned(results, alpha, self.exact) if self.pinned else ''
+
+# %% ../nbs/09_widgets.ipynb #68abc5b4
+class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
     "Interactive α explorer: samples (or exact distributions) of several methods side by side, re-drawn when α changes."
     def __init__(self, model="smollm2-135m", # a `ToyLM`, a model name/path for `load_lm`, a decoder, a loaded model or (model, tokenizer)
                  prompts=None, # prompts for the picker (default: a toy LM's prompts, or the shipped arithmetic and creative sets)
@@ -314,467 +756,34 @@ class AlphaExplorer:
         knobs = dict(seed=_check_box(seed, 'seed', SEED_RANGE), budget=_check_box(budget, 'budget', BUDGET_RANGE),
                      max_new_tokens=_check_box(max_new_tokens, 'max_new_tokens', TOKENS_RANGE))
         self.backend = make_backend(model, prompts, adapters)
-        self.auto, self.pinned = auto, None # pinned: (α, {method: MethodResult}) kept on screen, or None
-        self._cv = threading.Condition(threading.RLock())
-        self.st = ExplorerState()
-        self._build_ui(alpha, n, self._check_methods(methods), **knobs)
-        self._worker = threading.Thread(target=self._loop, daemon=True, name='AlphaExplorer-worker')
-        self._worker.start()
-        _LIVE.add(self)  # the exit hook stops the worker before Python finalises
+        self.auto, self.pinned, self.st = auto, None, ExplorerState() # pinned: (α, {method: MethodResult}) kept on screen, or None
+        self.view = ExplorerView(self.backend, alpha, n, _check_methods(methods, self.backend), **knobs)
+        self._wire()
+        self.worker = ExplorerWorker(self)
         if auto: self.resample()
 
     exact = property(lambda self: self.backend.exact, doc="True on a toy LM: columns are exact distributions")
-    def _repr_mimebundle_(self, **kwargs): return self.ui._repr_mimebundle_(**kwargs)
+    fig = property(lambda self: self.view.figure.fig, doc="the plotly figure, updated in place")
+    def __getattr__(self, name): # the view's widgets: `ex.ui` (the whole box), `ex.w_alpha`, `ex.w_columns`, ...
+        if (name == 'ui' or name.startswith('w_')) and 'view' in vars(self): return getattr(self.view, name)
+        raise AttributeError(f"'AlphaExplorer' object has no attribute {name!r}")
+    def _repr_mimebundle_(self, **kwargs): return self.view.ui._repr_mimebundle_(**kwargs)
     def __repr__(self): return f"AlphaExplorer({type(self.backend).__name__}, α={self.alpha:.3g}, methods={list(self.methods)})"
 
-# %% ../nbs/09_widgets.ipynb #4c507660
-ALPHA_RANGE, PRESETS = (0.1, 10.0), (0.5, 1.0, 2.0, 4.0)
+    def _wire(self):
+        "Connect the controls: inputs re-sample, presets set α, the list and the text box switch the source, the buttons re-sample and pin."
+        v = self.view
+        for w in v.inputs: w.observe(self._on_input, names='value')
+        for b, a in zip(v.w_presets, PRESETS): b.on_click(lambda _, a=a: setattr(self, 'alpha', a))
+        v.w_prompt.observe(lambda _: self._set((v.w_source, 'list')), names='value')
+        v.w_text.observe(lambda c: self._set((v.w_source, 'typed')) if c['new'].strip() else None, names='value')
+        v.w_resample.on_click(lambda _: self.new_seed())
+        v.w_pin.observe(lambda c: self._pin(c['new']), names='value')
 
-def _check_slider_alpha(alpha)->float:
-    a = check_alpha(alpha)
-    if not ALPHA_RANGE[0] - 1e-9 <= a <= ALPHA_RANGE[1] + 1e-9: raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}] (the slider's range), got {alpha!r}")
-    return a
-
-N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
-TOKENS_RANGE, BUDGET_RANGE, SEED_RANGE = (1, 1024), (1, 256), (0, 2**31 - 1) # the ranges of the real-LM boxes
-
-def _check_box(x, name:str, bounds:tuple)->int: return check_int(x, name, *bounds, why="its box's range")
-def _check_n(n)->int: return check_int(n, 'n', *N_RANGE, why="the samples slider's range")
-
-@patch
-def _check_methods(self:AlphaExplorer, methods)->tuple:
-    "Validate method keys against the backend's (None: the backend's defaults and every adapter)."
-    allowed = self.backend.methods
-    if methods is None: return tuple(self.backend.default_methods) + tuple(self.backend.adapters)
-    methods = (methods,) if isinstance(methods, str) else tuple(methods)
-    bad = [m for m in methods if m not in allowed]
-    if bad or not methods: raise ValueError(f"methods must be a non-empty subset of {list(allowed)}, got {list(methods)!r}")
-    return methods
-
-# %% ../nbs/09_widgets.ipynb #33677b87
-@patch
-def _build_ui(self:AlphaExplorer, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
-    "Create the widgets and the figure, and wire the inputs."
-    lo, hi = (math.log10(v) for v in ALPHA_RANGE)
-    lm_only = W.Layout(display='none') if self.exact else W.Layout(width='190px')
-    self.w_alpha = W.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.01, description='α', readout_format='.2f',
-                                    continuous_update=False, layout=W.Layout(width='340px'))
-    self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='70px')) for a in PRESETS]
-    for b, a in zip(self.w_presets, PRESETS): b.on_click(lambda _, a=a: setattr(self, 'alpha', a)); b.add_class('pf-preset')
-    self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
-                               layout=W.Layout(width='110px', display='none' if self.exact else None))
-    self.w_resample.on_click(lambda _: self.new_seed())
-    self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown columns below, to compare with another α',
-                                layout=W.Layout(width='90px'))
-    self.w_pin.observe(lambda c: self._pin(c['new']), names='value')
-    self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only)
-    self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
-                                    style=dict(button_width='60px', description_width='50px'), layout=W.Layout(display='none' if self.exact else None))
-    self.w_prompt = W.Dropdown(options=[(p['label'], i) for i, p in enumerate(self.backend.prompts)], value=0, description='prompt',
-                               layout=W.Layout(flex='1 1 320px', max_width='560px'))
-    self.w_text = W.Text(placeholder='type a prompt and press Enter', continuous_update=False,
-                         layout=W.Layout(display='none') if self.exact else W.Layout(flex='1 1 240px'))
-    self.w_n = W.IntSlider(value=n, min=N_RANGE[0], max=N_RANGE[1], description='top' if self.exact else 'samples',
-                           continuous_update=False, layout=W.Layout(width='260px'))
-    self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', layout=lm_only,
-                                     tooltip='SIR proposals / MH steps per block / SMC particles')
-    self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens',
-                                     layout=lm_only)
-    self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto'))
-                      for m, lbl in self.backend.methods.items()}
-    self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
-    self.w_status, self.w_error, self.w_pinned, self.w_export = W.HTML(), W.HTML(), W.HTML(), W.HTML()
-    self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%'))
-    self._col_html = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
-                                                margin='0 8px 8px 0')) for m in self.backend.methods}
-    self.fig, self.w_fig = self._make_figure(), W.Output(layout=W.Layout(width='100%'))
-    for w in (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values()):
-        w.observe(self._on_input, names='value')
-    self.w_prompt.observe(lambda _: self._use_source('list'), names='value')
-    self.w_text.observe(lambda c: self._use_source('typed') if c['new'].strip() else None, names='value')
-    row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
-    self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
-                      row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
-                      row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
-                      self.w_export, self.w_pinned, W.HTML(render_glossary()), self.w_fig])
-    for w, c in [(self.ui, 'pf-explorer'), (self.w_status, 'pf-status'), (self.w_columns, 'pf-columns'), (self.w_error, 'pf-error-area'),
-                 (self.w_alpha, 'pf-alpha'), (self.w_fig, 'pf-figure'), (self.w_seed, 'pf-seed'), (self.w_resample, 'pf-resample'),
-                 (self.w_pin, 'pf-pin'), (self.w_pinned, 'pf-pinned'), (self.w_export, 'pf-export')]:
-        w.add_class(c)
-    for m, w in self.w_methods.items(): w.add_class(f'pf-method-{m}')
-
-@patch
-def _on_input(self:AlphaExplorer, change=None):
-    "Any input changed: re-sample if `auto`."
-    if self.auto: self.resample()
-
-@patch
-@contextmanager
-def _quiet(self:AlphaExplorer):
-    "Hold `auto` off while several inputs are set (the caller re-samples once)."
-    auto, self.auto = self.auto, False
-    try: yield
-    finally: self.auto = auto
-
-@patch
-def _use_source(self:AlphaExplorer, source:str):
-    "The user picked from the dropdown ('list') or typed a prompt ('typed'): make that the source and re-sample once."
-    with self._quiet(): self.w_source.value = source
-    self._on_input()
-
-
-# %% ../nbs/09_widgets.ipynb #33677b87
-def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
-
-@patch
-def _make_figure(self:AlphaExplorer)->go.Figure:
-    "The figure: next-token escort (left) and per-method spread (right), two axes laid out by hand."
-    right = 'length distribution P(|y|)' if self.exact else 'samples: length vs log p(y)'
-    title = lambda text, x: dict(text=f'<b>{text}</b>', x=x, y=1.0, xref='paper', yref='paper', xanchor='center', yanchor='bottom', showarrow=False)
-    layout = dict(height=440, autosize=True, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'),
-                  legend=dict(orientation='h', x=0, y=-0.2, yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
-                  xaxis=dict(domain=[0, 0.4], title='token'), yaxis=dict(title='probability'),
-                  xaxis2=dict(domain=[0.5, 1], anchor='y2', title='|y| (EOS included)'),
-                  yaxis2=dict(anchor='x2', title='P(|y|)' if self.exact else 'log p(y|x)'),
-                  annotations=[title('next token: base p vs p^α', 0.2), title(right, 0.75)])
-    fig = go.Figure(layout=layout)
-    fig.add_bar(name='base p', marker_color=METHOD_COLORS['base'], x=[], y=[])
-    fig.add_bar(name='p^α (next token)', marker_color=METHOD_COLORS['power'], x=[], y=[])
-    self._trace = {}
-    for i, (m, lbl) in enumerate(self.backend.methods.items()):
-        self._trace[m] = len(fig.data)
-        fig.add_scatter(name=lbl, mode='lines+markers' if self.exact else 'markers', x=[], y=[], xaxis='x2', yaxis='y2',
-                        marker=dict(size=8, opacity=0.75, color=_method_color(m, i)))
-    return fig
-
-@patch
-def _show_figure(self:AlphaExplorer):
-    "Put the current figure into the output widget (plotly's mimetype: restored with the widget state on reload)."
-    spec = json.loads(pio.to_json(self.fig, validate=False))
-    spec['config'] = dict(responsive=True, displaylogo=False)
-    self.w_fig.outputs = ({'output_type': 'display_data', 'metadata': {},
-                           'data': {'application/vnd.plotly.v1+json': spec, 'text/plain': self.fig.layout.title.text}},)
-
-@patch
-def _draw_next_token(self:AlphaExplorer, logp:torch.Tensor|None, alpha:float, k:int=12):
-    "Update the left panel: top-k next tokens under p and p^α, the rest as 'other' (`logp` None: empty, until it comes)."
-    if logp is None:
-        for tr in self.fig.data[:2]: tr.update(x=[], y=[])
-        return
-    idx = logp.topk(min(k, logp.numel())).indices
-    p, pa = logp.exp(), escort_logp(logp, alpha).exp()
-    names = [repr(t)[1:-1] if isinstance(t, str) else str(t) for t in self.backend.token_names(idx.tolist())]
-    names = [html.escape(s) for s in names]  # plotly reads '</s>' as a tag
-    names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
-    self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
-    self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
-
-def _stacked(r:MethodResult)->dict:
-    "Scatter arguments for a sampled column: one marker per distinct completion, sized by how many samples it is."
-    pts = {}
-    for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault(s.text, [x, y, 0])[2] += 1
-    texts = [f'×{k} · {html.escape(t[:80])}' if k > 1 else html.escape(t[:80]) for t, (_, _, k) in pts.items()]
-    return dict(x=[x for x, _, _ in pts.values()], y=[y for _, y, _ in pts.values()], text=texts,
-                marker_size=[8 + 4 * (k - 1) for _, _, k in pts.values()])
-
-@patch
-def _draw_spread(self:AlphaExplorer, results:dict, methods:tuple, alpha:float, done:bool):
-    "Update the right panel and the title: one trace per ticked method, empty when not (yet) computed."
-    for m, i in self._trace.items():
-        r, tr = results.get(m), self.fig.data[i]
-        if r is None: tr.update(x=[], y=[], text=None)
-        elif self.exact: tr.update(x=r.plot_x, y=r.plot_y)
-        else: tr.update(_stacked(r))
-        tr.visible = m in methods
-    self.fig.layout.title.text = f"α = {alpha:.2f}" + ('' if done else ' (sampling …)')
-
-
-# %% ../nbs/09_widgets.ipynb #33677b87
-@patch
-def _request(self:AlphaExplorer)->Request:
-    "Snapshot the inputs as the next generation's request, and clear stale results from the UI."
-    with self._cv:
-        self.st.gen += 1
-        methods = tuple(m for m, w in self.w_methods.items() if w.value)
-        req = Request(self.st.gen, float(self.w_alpha.value), self.prompt, int(self.w_n.value), methods, int(self.w_seed.value),
-                      int(self.w_tokens.value), int(self.w_budget.value))
-        self.st.pending, self.st.results, self.st.results_alpha, self.st.results_req, self.st.error = req, {}, None, None, None
-        self.st.busy = bool(methods)
-        self._show_progress(req, 0, 'queued')
-        self.w_error.value = self.w_export.value = ''
-        self.w_columns.children = [self._col_html[m] for m in methods]
-        for m in methods: self._col_html[m].value = render_pending(self.backend.methods[m], m, req.alpha)
-        same = self.st.next_token_prompt == req.prompt['prompt']
-        self._draw_next_token(self.st.next_token if same else None, req.alpha)  # never the old α's (or old prompt's) bars
-        self._draw_spread({}, methods, req.alpha, done=False)
-        self._show_figure()
-        self._cv.notify_all()
-    return req
-
-@patch
-def resample(self:AlphaExplorer, wait:bool=False, # block until this request (or a newer one) finished
-             timeout:float|None=None, # seconds to wait at most (TimeoutError after)
-            )->AlphaExplorer:
-    "Re-sample with the current inputs; stale work is cancelled. Returns the explorer."
-    req = self._request()
-    if wait: self.wait(timeout, gen=req.gen)
-    return self
-
-@patch
-def wait(self:AlphaExplorer, timeout:float|None=None, gen:int|None=None)->AlphaExplorer:
-    "Block until the latest request (or generation `gen`) has finished."
-    with self._cv:
-        gen = self.st.gen if gen is None else gen
-        if not self._cv.wait_for(lambda: self.st.done_gen >= gen or self.st.closed, timeout):
-            raise TimeoutError(f"the explorer did not finish generation {gen} within {timeout} s")
-    return self
-
-@patch
-def _check(self:AlphaExplorer, gen:int):
-    "Raise `Cancelled` if generation `gen` is no longer the latest (or the explorer was closed)."
-    if gen != self.st.gen or self.st.closed: raise Cancelled()
-
-@patch
-def _loop(self:AlphaExplorer):
-    "The worker thread: wait for the newest pending request and compute it."
-    while True:
-        with self._cv:
-            self._cv.wait_for(lambda: self.st.pending is not None or self.st.closed)
-            if self.st.closed: return
-            req, self.st.pending = self.st.pending, None
-        self._run(req)
-
-# %% ../nbs/09_widgets.ipynb #8828c9d6
-@patch
-def _run(self:AlphaExplorer, req:Request):
-    "Compute `req` on the worker thread, publishing the next-token panel and then each column, cheapest first."
-    check = lambda: self._check(req.gen)
-    try:
-        check()
-        if req.prompt['prompt'] == '': raise ValueError("prompt must not be empty: type one, or set the source to 'list'")
-        self._publish(req, next_token=self.backend.next_token(req), step=1, note=f'{len(req.methods)} method(s)')
-        results, shown = {}, {}
-        for i, m in enumerate(sorted(req.methods, key=lambda m: self.backend.rank(m, req))):
-            check()
-            self._show_progress(req, i + 1, f'{self.backend.methods[m]} …')
-            t0 = time.perf_counter()
-            r = self.backend.run(m, req, check, on_step=lambda m=m, i=i: self._throttled_progress(req, i + 1, m))
-            r.seconds = time.perf_counter() - t0
-            results[m] = r
-            shown = {k: results[k] for k in req.methods if k in results}
-            self._publish(req, results=shown, step=i + 2, note=f'{self.backend.methods[m]} done')
-        self._publish(req, results=shown, step=len(req.methods) + 1, done=True)
-    except Cancelled: return
-    except Exception as e: self._fail(req, e)
-
-@patch
-def _publish(self:AlphaExplorer, req:Request, next_token=None, results=None, step:int=0, note:str='', done:bool=False):
-    "Write a request's (partial) results into the state and the UI, unless the request is stale."
-    with self._cv:
-        self._check(req.gen)
-        if next_token is not None:
-            self.st.next_token, self.st.next_token_prompt = next_token, req.prompt['prompt']
-            self._draw_next_token(next_token, req.alpha)
-        if results is not None:
-            self.st.results, self.st.results_alpha, self.st.results_req = results, req.alpha, req
-            for m, r in results.items(): self._col_html[m].value = render_column(r, self.exact)
-            self._draw_spread(results, req.methods, req.alpha, done)
-        if next_token is not None or results is not None: self._show_figure()
-        if done:
-            self.st.busy, self.st.done_gen = False, req.gen
-            self.w_export.value = render_downloads(self.rows()) if results else ''
-            self._cv.notify_all()
-        self._show_progress(req, step, 'done' if done else note, done=done)
-
-@patch
-def _fail(self:AlphaExplorer, req:Request, exc:BaseException):
-    "Show an exception inline (if the request is still current) and mark the generation finished."
-    with self._cv:
-        if req.gen != self.st.gen: return
-        self.st.error, self.st.busy, self.st.done_gen = f"{type(exc).__name__}: {exc}", False, req.gen
-        self.w_error.value = render_error(exc)
-        self.w_progress.bar_style = 'danger'
-        self.w_status.value = f'<span class="pf-status-text" data-state="error" data-alpha="{req.alpha:.2f}">error at α = {req.alpha:.2f}</span>'
-        self._cv.notify_all()
-
-@patch
-def _show_progress(self:AlphaExplorer, req:Request, step:int, note:str='', done:bool=False):
-    "Progress bar and status line for the current request."
-    self.w_progress.max, self.w_progress.value = len(req.methods) + 1, step
-    self.w_progress.bar_style = 'success' if done else 'info'
-    state = 'done' if done else 'busy'
-    self.w_status.value = (f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">'
-                           f'{"✓" if done else "sampling …"} α = {req.alpha:.2f}{"" if self.exact else f" · seed {req.seed}"} · '
-                           f'{html.escape(req.prompt["label"])} · {html.escape(note)}</span>')
-    self._last_progress = time.perf_counter()
-
-@patch
-def _throttled_progress(self:AlphaExplorer, req:Request, step:int, method:str):
-    "Per-forward-pass progress from inside a sampler: count passes, redraw the status at most 4 times a second."
-    self._passes = getattr(self, '_passes', 0) + 1
-    if time.perf_counter() - getattr(self, '_last_progress', 0) < 0.25: return
-    with self._cv:
-        if req.gen == self.st.gen: self._show_progress(req, step, f'{self.backend.methods[method]} … {self._passes} forward passes')
-
-# %% ../nbs/09_widgets.ipynb #96f3de0e
-@patch
-def _set_methods(self:AlphaExplorer, methods):
-    "Tick exactly `methods` (one re-sample, not one per checkbox)."
-    methods = self._check_methods(methods)
-    with self._quiet():
-        for m, w in self.w_methods.items(): w.value = m in methods
-    self._on_input()
-
-@patch
-def _get_prompt(self:AlphaExplorer)->dict:
-    "The prompt of the current source: the dropdown's ('list') or the text box's ('typed')."
-    text = self.w_text.value.strip()
-    if self.w_source.value == 'typed' and not self.exact: return {'label': _label(text), 'prompt': text, 'answer': None}
-    return self.backend.prompts[self.w_prompt.value]
-
-@patch
-def _set_prompt(self:AlphaExplorer, p):
-    "An int picks from the prompt list (source 'list'); a string is typed into the text box (source 'typed', real LMs)."
-    allowed = f"an index in [0, {len(self.backend.prompts)})" + ("" if self.exact else " or a string")
-    if isinstance(p, int) and not isinstance(p, bool) and 0 <= p < len(self.backend.prompts):
-        with self._quiet(): self.w_prompt.value, self.w_source.value = p, 'list'
-    elif isinstance(p, str) and not self.exact:
-        with self._quiet(): self.w_text.value, self.w_source.value = p, 'typed'
-    else: raise ValueError(f"prompt must be {allowed}, got {p!r}")
-    self._on_input()
-
-def _knob(widget:str, check, doc:str)->property:
-    "A property that reads `self.<widget>.value` and sets it after `check(value)` (a ValueError names the argument)."
-    return property(lambda self: getattr(self, widget).value, lambda self, v: setattr(getattr(self, widget), 'value', check(v)), doc=doc)
-
-AlphaExplorer.alpha = _knob('w_alpha', _check_slider_alpha, "α; setting it moves the slider (and re-samples when `auto`)")
-AlphaExplorer.n = _knob('w_n', _check_n, "samples per method")
-AlphaExplorer.seed = _knob('w_seed', lambda v: _check_box(v, 'seed', SEED_RANGE), "RNG seed (real LMs)")
-AlphaExplorer.budget = _knob('w_budget', lambda v: _check_box(v, 'budget', BUDGET_RANGE),
-                             "SIR proposals / MH steps per block / SMC particles (real LMs)")
-AlphaExplorer.max_new_tokens = _knob('w_tokens', lambda v: _check_box(v, 'max_new_tokens', TOKENS_RANGE),
-                                     "maximum |y| (real LMs)")
-AlphaExplorer.methods = property(lambda self: tuple(m for m, w in self.w_methods.items() if w.value), AlphaExplorer._set_methods, doc="ticked methods")
-AlphaExplorer.prompt = property(AlphaExplorer._get_prompt, AlphaExplorer._set_prompt, doc="current prompt dict; set an index or a string")
-
-@patch
-def new_seed(self:AlphaExplorer)->AlphaExplorer:
-    "Draw new samples: the next seed (what the Re-sample button does)."
-    self.seed = self.seed + 1 if self.seed < SEED_RANGE[1] else SEED_RANGE[0]
-    return self
-
-@patch(as_prop=True)
-def results(self:AlphaExplorer)->dict:
-    "Results of the current generation so far: {method: MethodResult} (empty while stale work is discarded)."
-    with self._cv: return dict(self.st.results)
-@patch(as_prop=True)
-def results_alpha(self:AlphaExplorer)->float|None:
-    with self._cv: return self.st.results_alpha
-@patch(as_prop=True)
-def error(self:AlphaExplorer)->str|None:
-    with self._cv: return self.st.error
-@patch(as_prop=True)
-def busy(self:AlphaExplorer)->bool:
-    with self._cv: return self.st.busy
-
-def _walk(w):
-    "`w` and every widget below it."
-    yield w
-    for c in getattr(w, 'children', ()): yield from _walk(c)
-
-@patch
-def close(self:AlphaExplorer):
-    "Stop the worker (at its next check) and close every widget (open widgets would keep the explorer alive)."
-    with self._cv:
-        self.st.closed = True
-        self._cv.notify_all()
-    for w in {id(w): w for w in [*_walk(self.ui), *self._col_html.values()]}.values(): w.close()
-@patch
-def _pin(self:AlphaExplorer, on:bool):
-    "The pin button changed: keep (a copy of) the shown columns under the live ones, or drop them."
-    with self._cv: results, alpha = dict(self.st.results), self.st.results_alpha
-    self.pinned = (alpha, results) if on and results else None
-    self.w_pinned.value = render_pinned(results, alpha, self.exact) if self.pinned else ''
-
-@patch
-def pin(self:AlphaExplorer)->AlphaExplorer:
-    "Keep the shown columns on screen, to compare them with another α (what the pin button does)."
-    if self.w_pin.value: self._pin(True)
-    else: self.w_pin.value = True
-    return self
-
-@patch
-def unpin(self:AlphaExplorer)->AlphaExplorer:
-    "Drop the pinned columns."
-    self.w_pin.value = False
-    return self
-
-
-# %% ../nbs/09_widgets.ipynb #681046ff
-_LIVE = weakref.WeakSet() # explorers whose worker may be running: the exit hook stops them
-
-@patch
-def _stop_worker(self:AlphaExplorer, timeout:float=5.0)->bool:
-    "Cancel the current request, wake the worker and wait at most `timeout` s for it to end; True if it did."
-    with self._cv:
-        self.st.closed = True
-        self._cv.notify_all()
-    self._worker.join(timeout)
-    return not self._worker.is_alive()
-
-def _stop_workers_at_exit(timeout:float=5.0):
-    "`atexit` hook: stop every live explorer's worker before Python finalises (exiting inside torch aborts)."
-    deadline = time.monotonic() + timeout
-    for ex in list(_LIVE):
-        try: ex._stop_worker(max(deadline - time.monotonic(), 0.1))
-        except Exception: pass  # exit must go on whatever one explorer does
-
-atexit.register(_stop_workers_at_exit)
-
-# %% ../nbs/09_widgets.ipynb #4ee8d10e
-EXPORT_COLUMNS = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
-                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
-
-@patch
-def rows(self:AlphaExplorer)->list:
-    "The shown results as plain dicts (keys `EXPORT_COLUMNS`), one per sample, with the inputs that produced them."
-    with self._cv: results, req = dict(self.st.results), self.st.results_req
-    return [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
-                 n=req.n, budget=req.budget, max_new_tokens=req.max_new_tokens, rank=i, text=s.text, length=s.length,
-                 truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct)
-            for m, r in results.items() for i, s in enumerate(r.samples)]
-
-@patch
-def to_frame(self:AlphaExplorer):
-    "The shown results as a pandas DataFrame (needs pandas), one row per sample."
-    import pandas as pd
-    return pd.DataFrame(self.rows(), columns=EXPORT_COLUMNS)
-
-def _as_csv(rows:list)->str:
-    out = io.StringIO()
-    w = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator='\n')
-    w.writeheader()
-    w.writerows(rows)
-    return out.getvalue()
-
-def _as_json(rows:list)->str: return json.dumps(rows, ensure_ascii=False, indent=1)
-
-@patch
-def export(self:AlphaExplorer, path:str|Path, # a '.csv' or '.json' file to write
-          )->Path:
-    "Write the shown results (`rows()`) to CSV or JSON (a list of records), by the suffix of `path`; returns the path."
-    path = Path(path)
-    if path.suffix not in ('.csv', '.json'): raise ValueError(f"path must end in '.csv' or '.json', got {str(path)!r}")
-    path.write_text((_as_csv if path.suffix == '.csv' else _as_json)(self.rows()), encoding='utf-8')
-    return path
-
-def render_downloads(rows:list)->str:
-    "HTML links that download `rows` as CSV and as JSON."
-    link = lambda data, mime, name: (f'<a download="{name}" href="data:{mime};base64,{base64.b64encode(data.encode()).decode()}" '
-                                     f'class="pf-download">{name}</a>')
-    return (f'<span style="font-size:12px">export the shown results: {link(_as_csv(rows), "text/csv", "alpha_explorer.csv")} · '
-            f'{link(_as_json(rows), "application/json", "alpha_explorer.json")}</span>')
-
+    def close(self):
+        "Stop the worker (at its next check) and close every widget (open widgets would keep the explorer alive)."
+        self.st.close()
+        self.view.close()
 
 # %% ../nbs/09_widgets.ipynb #96f3de0e
 def default_prompts()->list:
@@ -804,35 +813,6 @@ def _attach_adapters(model, adapters:dict):
 COST_RANK = {'base': 1, 'temperature': 2, 'sir': 3, 'smc': 4, 'mh': 5} # order of computation of uncached columns (adapters: 1)
 CACHE_SIZE = 64 # columns' draws kept per backend (least recently used dropped first)
 
-class LMBackend:
-    "Sampled results on a real LM: base, temperature 1/α, SIR, MH, SMC and trained adapters, with a cache of draws."
-    exact = False
-    def __init__(self, model, prompts=None, adapters=None):
-        from powerflow_nb.lm import HFDecoder
-        self.adapters = _check_adapters(adapters)
-        model, self.tokenizer = _as_model(model)
-        self.model = _attach_adapters(model, self.adapters)
-        self.decoder = HFDecoder(self.model, self.tokenizer)
-        self.prompts = as_prompts(prompts if prompts is not None else default_prompts())
-        self.methods = {**LM_METHODS, **{k: f"adapter {k} (trained at α = {a:g})" for k, (_, a) in self.adapters.items()}}
-        self.default_methods = tuple(m for m in LM_METHODS if m != 'mh')  # MH is sequential: slowest on CPU, tick it when wanted
-        self.device = next(self.model.parameters()).device
-        self.cache = OrderedDict() # column key -> `Draw`
-        self.computed = [] # keys of the draws actually computed (not served from the cache), in order
-        self.forward_passes = 0 # decoder forward passes run for columns
-        self._next = {} # prompt -> base next-token log-probs
-
-    def token_names(self, ids:list)->list: return [self.tokenizer.decode([i]) for i in ids]
-
-    def next_token(self, req:Request)->torch.Tensor:
-        "Base next-token log-probs [V] after the prompt (adapters off), cached per prompt."
-        from powerflow_nb.lm import base_model
-        p = req.prompt['prompt']
-        if p not in self._next:
-            with torch.no_grad(), base_model(self.model): self._next[p] = self.decoder.start([p])[1][0].double().cpu()
-        return self._next[p]
-
-
 # %% ../nbs/09_widgets.ipynb #aa14d83d
 @dataclass
 class Draw:
@@ -844,11 +824,37 @@ class Draw:
     truncated:list # per sample: stopped at max new tokens without EOS
     cost:float # forward tokens per sample
     diagnostics:dict # the sampler's float diagnostics (ess, ...)
+    @classmethod
+    def from_samples(cls, ps, tokenizer, eos_id:int, max_new_tokens:int)->Draw:
+        "A `Draw` from `PowerSamples`: texts, per-token pieces (EOS as '⏎'), truncation flags."
+        ids = [t[:l].tolist() for t, l in zip(ps.tokens.cpu(), ps.lengths.cpu().tolist())]
+        lp = ps.logp.detach().double().cpu()
+        pieces = [list(zip(['⏎' if i == eos_id else s for i, s in zip(row, tokenizer.batch_decode([[i] for i in row]))],
+                           lp[b, :len(row)].exp().tolist())) for b, row in enumerate(ids)]
+        diag = {k: v for k, v in ps.diagnostics.items() if isinstance(v, float)}
+        return cls(tokenizer.batch_decode(ids, skip_special_tokens=True), pieces, [len(r) for r in ids], lp.sum(-1),
+                   [len(r) == max_new_tokens and (not r or r[-1] != eos_id) for r in ids], ps.cost, diag)
+
     def take(self, idx:list, cost:float, diagnostics:dict)->Draw:
         "The samples at `idx` (in that order), with the cost and diagnostics of the method that chose them."
         return Draw([self.texts[i] for i in idx], [self.pieces[i] for i in idx], [self.lengths[i] for i in idx], self.logp[idx],
                     [self.truncated[i] for i in idx], cost, diagnostics)
 
+    def result(self, method:str, label:str, req:Request, note:str='')->MethodResult:
+        "The column `method` (titled `label`) at `req.alpha`: samples and metrics, graded when the prompt has an answer."
+        from powerflow_nb.data import is_correct
+        ans, a = req.prompt['answer'], req.alpha
+        correct = [is_correct(t, ans) if ans is not None else None for t in self.texts]
+        samples = [Sample(t, l, lp, w, None, c, a, tr, pc) for t, l, lp, w, c, tr, pc in
+                   zip(self.texts, self.lengths, self.logp.tolist(), power_weights(self.logp, a).tolist(), correct, self.truncated, self.pieces)]
+        L = torch.tensor(self.lengths, dtype=torch.float64)
+        metrics = {'mean |y|': L.mean().item(), 'log p/tok': (self.logp / L.clamp(min=1)).mean().item(), 'distinct': len(set(self.texts)),
+                   'cut': sum(self.truncated), 'cost': self.cost}
+        if ans is not None: metrics['accuracy'] = sum(correct) / len(correct)
+        metrics.update(self.diagnostics)
+        return MethodResult(method, label, samples, metrics, list(self.lengths), self.logp.tolist(), a, note=note)
+
+# %% ../nbs/09_widgets.ipynb #1fe2e467
 def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i owns rows [i·budget, (i+1)·budget)
              alpha:float, # the power α
              n:int, # runs: one sample each
@@ -860,108 +866,113 @@ def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i 
     idx, e = sir_resample(proposals.logp.view(n, budget), alpha, 1, generator)
     return proposals.take(idx.tolist(), proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
-
 # %% ../nbs/09_widgets.ipynb #36392431
-@patch
-def column_key(self:LMBackend, method:str, req:Request)->tuple:
-    "Cache key of a column's draw: the inputs it depends on (temperature and the power samplers at α = 1: the base draw's)."
-    inputs = (req.prompt['prompt'], req.seed, req.n, req.max_new_tokens)
-    if method in self.adapters: return (method, *inputs)
-    if method == 'base' or req.alpha == 1: return ('base', *inputs)
-    return (method, *inputs, req.alpha) + (() if method == 'temperature' else (req.budget,))
+class DrawCache:
+    "A real LM's column draws, each under exactly the inputs its samples depend on; `computed` lists the keys actually drawn."
+    def __init__(self, adapters:dict, size:int=CACHE_SIZE):
+        self.adapters, self.size, self.draws = adapters, size, OrderedDict() # draws: key -> `Draw`, least recently used first
+        self.computed = [] # keys of the draws actually computed (not served from the cache), in order
+    def __contains__(self, key:tuple)->bool: return key in self.draws
 
-@patch
-def _proposals_key(self:LMBackend, req:Request)->tuple:
-    "Cache key of SIR's proposals: n·budget samples of p, whatever α is."
-    return ('sir proposals', req.prompt['prompt'], req.seed, req.n, req.max_new_tokens, req.budget)
+    def key(self, method:str, req:Request)->tuple:
+        "Cache key of a column's draw: the inputs it depends on (temperature and the power samplers at α = 1: the base draw's)."
+        inputs = (req.prompt['prompt'], req.seed, req.n, req.max_new_tokens)
+        if method in self.adapters: return (method, *inputs)
+        if method == 'base' or req.alpha == 1: return ('base', *inputs)
+        return (method, *inputs, req.alpha) + (() if method == 'temperature' else (req.budget,))
 
-@patch
-def rank(self:LMBackend, method:str, req:Request)->int:
-    "Order of computation: cached columns first (0), then by cost; SIR with cached proposals counts as cheap."
-    if self.column_key(method, req) in self.cache: return 0
-    if method == 'sir' and self._proposals_key(req) in self.cache: return 1
-    return COST_RANK.get(method, 1)
+    def proposals_key(self, req:Request)->tuple:
+        "Cache key of SIR's proposals: n·budget samples of p, whatever α is."
+        return ('sir proposals', req.prompt['prompt'], req.seed, req.n, req.max_new_tokens, req.budget)
 
-@patch
-def _cached(self:LMBackend, key:tuple, make)->tuple:
-    "(draw, was cached): the draw under `key`, made by `make()` and remembered when missing (LRU, `CACHE_SIZE`)."
-    if key in self.cache:
-        self.cache.move_to_end(key)
-        return self.cache[key], True
-    self.cache[key] = draw = make()
-    self.computed.append(key)
-    while len(self.cache) > CACHE_SIZE: self.cache.popitem(last=False)
-    return draw, False
+    def rank(self, method:str, req:Request)->int:
+        "Order of computation: cached columns first (0), then by cost; SIR with cached proposals counts as cheap."
+        if self.key(method, req) in self: return 0
+        if method == 'sir' and self.proposals_key(req) in self: return 1
+        return COST_RANK.get(method, 1)
 
+    def get(self, key:tuple, make)->tuple:
+        "(draw, was cached): the draw under `key`, made by `make()` and remembered when missing."
+        if key in self.draws:
+            self.draws.move_to_end(key)
+            return self.draws[key], True
+        self.draws[key] = draw = make()
+        self.computed.append(key)
+        while len(self.draws) > self.size: self.draws.popitem(last=False)
+        return draw, False
 
 # %% ../nbs/09_widgets.ipynb #65143bec
-@patch
-def _to_draw(self:LMBackend, ps, req:Request)->Draw:
-    "A `Draw` from `PowerSamples` (texts, per-token pieces, truncation flags)."
-    eos, T = self.decoder.eos_id, req.max_new_tokens
-    ids = [t[:l].tolist() for t, l in zip(ps.tokens.cpu(), ps.lengths.cpu().tolist())]
-    lp = ps.logp.detach().double().cpu()
-    pieces = [list(zip(['⏎' if i == eos else s for i, s in zip(row, self.tokenizer.batch_decode([[i] for i in row]))],
-                       lp[b, :len(row)].exp().tolist())) for b, row in enumerate(ids)]
-    diag = {k: v for k, v in ps.diagnostics.items() if isinstance(v, float)}
-    return Draw(self.tokenizer.batch_decode(ids, skip_special_tokens=True), pieces, [len(r) for r in ids], lp.sum(-1),
-                [len(r) == T and (not r or r[-1] != eos) for r in ids], ps.cost, diag)
+class LMSampler:
+    "A causal LM with its trained adapters, sampled through the decoder protocol: next-token log-probs, and one draw at a time."
+    def __init__(self, model, adapters:dict):
+        from powerflow_nb.lm import HFDecoder
+        model, self.tokenizer = _as_model(model)
+        self.adapters, self.model = adapters, _attach_adapters(model, adapters)
+        self.decoder, self.device = HFDecoder(self.model, self.tokenizer), next(self.model.parameters()).device
+        self._next = {} # prompt -> base next-token log-probs
+    def token_names(self, ids:list)->list: return [self.tokenizer.decode([i]) for i in ids]
 
-@patch
-def _sample(self:LMBackend, kind:str, req:Request, dec)->Draw:
-    "Draw the samples of `kind` (a method, or 'base' for the α = 1 short-cut); SIR re-weights cached proposals."
-    from powerflow_nb.samplers import power_sample
-    from powerflow_nb.lm import base_model
-    g = lambda: torch.Generator(device=self.device).manual_seed(req.seed)
-    prompts, kw = [req.prompt['prompt']], dict(max_new_tokens=req.max_new_tokens)
-    if kind in self.adapters:
-        self.model.set_adapter(kind)
-        ps = power_sample(dec, prompts, 1.0, 'temperature', n=req.n, generator=g(), **kw)
-        ps.logp = self._base_logp(req.prompt['prompt'], ps.tokens, ps.lengths)
-        return self._to_draw(ps, req)
-    with base_model(self.model):
-        if kind == 'sir':
-            props, _ = self._cached(self._proposals_key(req), lambda: self._to_draw(
-                power_sample(dec, prompts, 1.0, 'temperature', n=req.n * req.budget, generator=g(), **kw), req))
-            return sir_from(props, req.alpha, req.n, req.budget, torch.Generator().manual_seed(req.seed))
-        if kind == 'base': return self._to_draw(power_sample(dec, prompts, 1.0, 'temperature', n=req.n, generator=g(), **kw), req)
-        budget = None if kind == 'temperature' else req.budget
-        return self._to_draw(power_sample(dec, prompts, req.alpha, kind, n=req.n, budget=budget, generator=g(), **kw), req)
+    def next_token(self, prompt)->torch.Tensor:
+        "Base next-token log-probs [V] after `prompt` (adapters off), cached per prompt."
+        from powerflow_nb.lm import base_model
+        if prompt not in self._next:
+            with torch.no_grad(), base_model(self.model): self._next[prompt] = self.decoder.start([prompt])[1][0].double().cpu()
+        return self._next[prompt]
 
-@patch
-def _base_logp(self:LMBackend, prompt, tokens:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
-    "Per-token base log-probs [B, T] of completions (adapters off), one batched forward."
-    from powerflow_nb.lm import base_model, encode_prompts, score
-    ids, mask = encode_prompts(self.tokenizer, [prompt] * len(lengths))
-    cmask = torch.arange(tokens.shape[1], device=lengths.device) < lengths[:, None]
-    with base_model(self.model): return score(self.model, ids.to(self.device), mask.to(self.device), tokens.to(self.device), cmask.to(self.device))
+    def sample(self, kind:str, req:Request, dec, n:int|None=None)->Draw:
+        "`n` (default `req.n`) samples through `dec`: of adapter `kind` (scored under the base model), of p ('base') or of method `kind`."
+        from powerflow_nb.samplers import power_sample
+        from powerflow_nb.lm import base_model
+        p = req.prompt['prompt']
+        draw = lambda alpha, method, **kw: power_sample(dec, [p], alpha, method, n=n or req.n, max_new_tokens=req.max_new_tokens,
+                                                        generator=torch.Generator(device=self.device).manual_seed(req.seed), **kw)
+        if kind in self.adapters:
+            self.model.set_adapter(kind)
+            ps = draw(1.0, 'temperature')
+            ps.logp = self._base_logp(p, ps.tokens, ps.lengths)
+        else:
+            with base_model(self.model):
+                ps = draw(1.0, 'temperature') if kind == 'base' else draw(req.alpha, kind, budget=None if kind == 'temperature' else req.budget)
+        return Draw.from_samples(ps, self.tokenizer, self.decoder.eos_id, req.max_new_tokens)
+
+    def _base_logp(self, prompt, tokens:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
+        "Per-token base log-probs [B, T] of completions (adapters off), one batched forward."
+        from powerflow_nb.lm import base_model, encode_prompts, score
+        ids, mask = encode_prompts(self.tokenizer, [prompt] * len(lengths))
+        cmask = torch.arange(tokens.shape[1], device=lengths.device) < lengths[:, None]
+        with base_model(self.model): return score(self.model, ids.to(self.device), mask.to(self.device), tokens.to(self.device), cmask.to(self.device))
 
 
 # %% ../nbs/09_widgets.ipynb #f703d855
-@patch
-def run(self:LMBackend, method:str, req:Request, check, on_step=None)->MethodResult:
-    "The column of `method` at `req.alpha`: from the cache, or sampled (and cached)."
-    def tick():
-        self.forward_passes += 1
-        if on_step is not None: on_step()
-    key = self.column_key(method, req)
-    draw, cached = self._cached(key, lambda: self._sample(key[0], req, CancellableDecoder(self.decoder, check, tick)))
-    shortcut = method in POWER_METHODS and req.alpha == 1
-    note = ' · '.join(n for n, on in [('cached', cached), ('α = 1: base sampling', shortcut)] if on)
-    return self._result(method, draw, req, note)
+class LMBackend:
+    "Sampled results on a real LM: base, temperature 1/α, SIR, MH, SMC and trained adapters, with a cache of draws."
+    exact = False
+    def __init__(self, model, prompts=None, adapters=None):
+        self.adapters = _check_adapters(adapters)
+        self.lm = LMSampler(model, self.adapters) # the model, its tokenizer and adapters
+        self.prompts = as_prompts(prompts if prompts is not None else default_prompts())
+        self.methods = {**LM_METHODS, **{k: f"adapter {k} (trained at α = {a:g})" for k, (_, a) in self.adapters.items()}}
+        self.default_methods = tuple(m for m in LM_METHODS if m != 'mh')  # MH is sequential: slowest on CPU, tick it when wanted
+        self.cache, self.forward_passes = DrawCache(self.adapters), 0 # forward_passes: decoder forward passes run for columns
+    computed = property(lambda self: self.cache.computed, doc="keys of the draws actually computed (not served from the cache), in order")
+    def next_token(self, req:Request)->torch.Tensor: return self.lm.next_token(req.prompt['prompt'])
+    def token_names(self, ids:list)->list: return self.lm.token_names(ids)
+    def column_key(self, method:str, req:Request)->tuple: return self.cache.key(method, req)
+    def rank(self, method:str, req:Request)->int: return self.cache.rank(method, req)
 
-@patch
-def _result(self:LMBackend, method:str, d:Draw, req:Request, note:str='')->MethodResult:
-    "Samples and metrics of a draw at `req.alpha`, graded when the prompt has an answer."
-    from powerflow_nb.data import is_correct
-    ans, a = req.prompt['answer'], req.alpha
-    correct = [is_correct(t, ans) if ans is not None else None for t in d.texts]
-    samples = [Sample(t, l, lp, w, None, c, a, tr, pc) for t, l, lp, w, c, tr, pc in
-               zip(d.texts, d.lengths, d.logp.tolist(), power_weights(d.logp, a).tolist(), correct, d.truncated, d.pieces)]
-    L = torch.tensor(d.lengths, dtype=torch.float64)
-    metrics = {'mean |y|': L.mean().item(), 'log p/tok': (d.logp / L.clamp(min=1)).mean().item(), 'distinct': len(set(d.texts)),
-               'cut': sum(d.truncated), 'cost': d.cost}
-    if ans is not None: metrics['accuracy'] = sum(correct) / len(correct)
-    metrics.update(d.diagnostics)
-    return MethodResult(method, self.methods[method], samples, metrics, list(d.lengths), d.logp.tolist(), a, note=note)
+    def run(self, method:str, req:Request, check, on_step=None)->MethodResult:
+        "The column of `method` at `req.alpha`: from the cache, or sampled (and cached)."
+        def tick():
+            self.forward_passes += 1
+            if on_step is not None: on_step()
+        key = self.column_key(method, req)
+        draw, cached = self.cache.get(key, lambda: self._draw(key[0], req, CancellableDecoder(self.lm.decoder, check, tick)))
+        shortcut = method in POWER_METHODS and req.alpha == 1
+        note = ' · '.join(n for n, on in [('cached', cached), ('α = 1: base sampling', shortcut)] if on)
+        return draw.result(method, self.methods[method], req, note)
 
+    def _draw(self, kind:str, req:Request, dec)->Draw:
+        "The samples of `kind` (a method, or 'base' for the α = 1 short-cut); SIR re-weights its cached proposals."
+        if kind != 'sir': return self.lm.sample(kind, req, dec)
+        props, _ = self.cache.get(self.cache.proposals_key(req), lambda: self.lm.sample('base', req, dec, n=req.n * req.budget))
+        return sir_from(props, req.alpha, req.n, req.budget, torch.Generator().manual_seed(req.seed))
