@@ -284,7 +284,7 @@ def render_status(req:Request, state:str, note:str='', exact:bool=False)->str:
     return f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">{text}</span>'
 
 
-# %% ../nbs/09_widgets.ipynb #4c507660
+# %% ../nbs/09_widgets.ipynb #1f8a3591
 ALPHA_RANGE, PRESETS = (0.1, 10.0), (0.5, 1.0, 2.0, 4.0)
 
 def _check_slider_alpha(alpha)->float:
@@ -398,7 +398,7 @@ class ExplorerControls:
         "The widgets whose every change re-samples (the prompt's list and text box switch the source first)."
         return (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values())
 
-# %% ../nbs/09_widgets.ipynb #33677b87
+# %% ../nbs/09_widgets.ipynb #eba8b2b6
 def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
 
 def _figure_layout(exact:bool)->dict:
@@ -785,7 +785,7 @@ class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
         self.st.close()
         self.view.close()
 
-# %% ../nbs/09_widgets.ipynb #96f3de0e
+# %% ../nbs/09_widgets.ipynb #dd223a7a
 def default_prompts()->list:
     "The picker's default prompts: held-out arithmetic problems (with answers), then one creative prompt of each kind and more."
     from powerflow_nb.data import arithmetic, creative
@@ -866,7 +866,7 @@ def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i 
     idx, e = sir_resample(proposals.logp.view(n, budget), alpha, 1, generator)
     return proposals.take(idx.tolist(), proposals.cost * budget, {'ess': e.mean().item(), 'ess_min': e.min().item()})
 
-# %% ../nbs/09_widgets.ipynb #36392431
+# %% ../nbs/09_widgets.ipynb #da54e09a
 class DrawCache:
     "A real LM's column draws, each under exactly the inputs its samples depend on; `computed` lists the keys actually drawn."
     def __init__(self, adapters:dict, size:int=CACHE_SIZE):
