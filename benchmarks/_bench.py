@@ -12,7 +12,7 @@ def load(model:str, dtype:torch.dtype=torch.float32):
     """A fresh (model, tokenizer): `tiny` is the random tiny LM (for smoke tests), anything else goes to `load_lm`.
     float32 by default, not `load_lm`'s CPU-dependent default: the studies' stored results were measured in float32, and a
     rerun or resume must compute the same thing on any CPU. Speed benchmarks pass their dtype."""
-    from powerflow_nb.lm import load_lm, tiny_lm
+    from powerflow_nb.models import load_lm, tiny_lm
     if model != 'tiny': return load_lm(model, dtype=dtype)
     m, t = tiny_lm(seed=0)
     return m.to(dtype), t

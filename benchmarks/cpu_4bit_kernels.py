@@ -3,7 +3,7 @@
 bitsandbytes repacks a `Linear4bit` weight the first time the layer runs in eval mode without grad on a CPU with
 AVX512-BF16; from then on every forward of that layer, training ones included, runs the packed kernel. The script loads
 the model twice, with bitsandbytes' per-layer flag forced on (as on such a CPU) and left as shipped, or pinned to the
-dequantise-then-matmul kernel by `powerflow_nb.lm.pin_4bit_kernel`, and measures on one text:
+dequantise-then-matmul kernel by `powerflow_nb.models.pin_4bit_kernel`, and measures on one text:
 
 * sampling vs scoring: per-token log-probs from token-by-token decoding with a KV cache (how rollouts are sampled)
   against one full forward (how they are scored);
@@ -19,7 +19,7 @@ import torch
 from _bench import machine, write_json
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 import bitsandbytes.functional as F
-from powerflow_nb.lm import model_path, quantization_config, pin_4bit_kernel
+from powerflow_nb.models import model_path, quantization_config, pin_4bit_kernel
 from powerflow_nb.toy import format_table
 
 TEXT = "The capital of France is Paris, and the capital of Italy is Rome. Two plus two is four."

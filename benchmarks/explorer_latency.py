@@ -46,7 +46,7 @@ def main():
     ap.add_argument('--prompt', type=int, default=0, help='index into the default prompt list')
     args = ap.parse_args()
     from powerflow_nb.widgets import AlphaExplorer
-    from powerflow_nb.lm import tiny_lm
+    from powerflow_nb.models import tiny_lm
     model = tiny_lm(seed=0) if args.model == 'tiny' else args.model
     others = busy_benchmarks()
     t = time.perf_counter()

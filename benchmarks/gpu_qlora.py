@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from _bench import machine, write_json
 from powerflow_nb.toy import format_table
-from powerflow_nb.lm import load_lm, char_tokenizer
+from powerflow_nb.models import load_lm, char_tokenizer
 from powerflow_nb.train import LATBConfig, train_latb
 from powerflow_nb.policy import make_policy, rollout, train_autocast
 

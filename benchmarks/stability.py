@@ -25,7 +25,8 @@ import torch
 from _bench import load, machine, write_json, json_path
 from powerflow_nb.toy import format_table
 from powerflow_nb.data import arithmetic, checksum, extract_answer
-from powerflow_nb.lm import sample, cpu_native_bf16
+from powerflow_nb.models import cpu_native_bf16
+from powerflow_nb.lm import sample
 from powerflow_nb.train import train_latb, LATBConfig
 from powerflow_nb.callbacks import EvalCallback
 from powerflow_nb.viz import history_figure

@@ -30,7 +30,8 @@ import argparse, time
 import torch
 from _bench import load, machine, write_json
 from powerflow_nb.toy import format_table
-from powerflow_nb.lm import sample, completion_logprobs, encode_prompts, cpu_native_bf16
+from powerflow_nb.models import cpu_native_bf16
+from powerflow_nb.lm import sample, completion_logprobs, encode_prompts
 from powerflow_nb.decoding import draw_tokens
 
 def native_bf16()->bool: return torch.cuda.is_available() or cpu_native_bf16()

@@ -12,7 +12,8 @@ import torch
 from transformers import TrainerCallback, PrinterCallback
 from .core import check_int
 from .data import extract_answer, is_correct, load_prompts
-from .lm import load_lm, encode_prompts
+from .models import load_lm
+from .lm import encode_prompts
 
 # %% auto #0
 __all__ = ['GRPO_REWARDS', 'next_token_stats', 'majority_answers', 'GRPOReward', 'BaselineResult', 'run_grpo_baseline']

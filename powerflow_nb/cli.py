@@ -109,7 +109,7 @@ def demo(alpha:float=4.0, # the power α (> 1 sharpens: arithmetic; < 1 flattens
          seed:int=0, # RNG seed of evaluation and training
         )->dict:
     "Before/after LA-TB on a real LM: table, sample outputs, `out/report.html`."
-    from powerflow_nb.lm import load_lm
+    from powerflow_nb.models import load_lm
     from powerflow_nb.data import arithmetic, creative
     from powerflow_nb.train import LATBConfig, train_latb
     from powerflow_nb.eval import evaluate_reasoning, evaluate_creative
@@ -274,7 +274,8 @@ def load_adapter(model, # the base model
 
 def _sample_cmd(a):
     import torch
-    from powerflow_nb.lm import load_lm, HFDecoder
+    from powerflow_nb.models import load_lm
+    from powerflow_nb.lm import HFDecoder
     from powerflow_nb.samplers import power_sample
     m, tok = load_lm(a.model)
     if a.adapter: m = load_adapter(m, a.adapter, a.model, tok)

@@ -11,7 +11,8 @@ import torch
 from .toy import ToyLM
 from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
-from .lm import load_lm, sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
+from .models import load_lm
+from .lm import sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
 from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
 

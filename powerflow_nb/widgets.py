@@ -793,7 +793,8 @@ def default_prompts()->list:
 
 def _as_model(model):
     "(model, tokenizer) from a name/path, a (model, tokenizer) pair or an `HFDecoder`."
-    from powerflow_nb.lm import load_lm, HFDecoder
+    from powerflow_nb.models import load_lm
+    from powerflow_nb.lm import HFDecoder
     if isinstance(model, str): return load_lm(model)
     if isinstance(model, HFDecoder): return model.model, model.tokenizer
     if isinstance(model, (tuple, list)) and len(model) == 2: return tuple(model)

@@ -3,7 +3,8 @@ input (expected fragment in each row), or recovered from without losing a finish
 import errno, json, math, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
-from powerflow_nb.lm import tiny_lm, sample
+from powerflow_nb.models import tiny_lm
+from powerflow_nb.lm import sample
 from powerflow_nb.train import LATBConfig, train_latb
 from powerflow_nb.runs import find_checkpoint, save_checkpoint
 from powerflow_nb.policy import HFPolicy

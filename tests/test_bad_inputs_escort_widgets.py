@@ -160,7 +160,7 @@ EXIT_SCRIPTS = {
     """,
     'tiny_lm': """
         import time
-        from powerflow_nb.lm import tiny_lm
+        from powerflow_nb.models import tiny_lm
         from powerflow_nb.widgets import AlphaExplorer, LM_METHODS
         e = AlphaExplorer(tiny_lm(seed=0), prompts=['Write a poem.'], methods=list(LM_METHODS), n=4, max_new_tokens=48,
                           budget=8, auto=False)

@@ -3,8 +3,10 @@ import os, sys
 from pathlib import Path
 import pytest, torch
 import powerflow_nb.lm as lm
+import powerflow_nb.models as models
 from powerflow_nb.core import atomic_dir
-from powerflow_nb.lm import load_lm, tiny_lm, sample, score, completion_logprobs, base_model, HFDecoder, encode_prompts, model_path, embedded_gguf, resolve_device, EMBEDDED
+from powerflow_nb.models import load_lm, tiny_lm, model_path, embedded_gguf, resolve_device, EMBEDDED
+from powerflow_nb.lm import sample, score, completion_logprobs, base_model, HFDecoder, encode_prompts
 from powerflow_nb.decoding import decode, sampling_logp
 
 PROMPTS = ['Hi', 'Tell me a story', 'What is 2+2?']
@@ -55,14 +57,14 @@ def test_hub_id_passes_through_and_paths_resolve(tiny_dir):
 
 def test_cache_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv('POWERFLOW_CACHE', str(tmp_path))
-    assert lm.cache_root() == tmp_path
+    assert models.cache_root() == tmp_path
     monkeypatch.delenv('POWERFLOW_CACHE')
-    assert lm.cache_root() == Path('~/.cache/powerflow_nb').expanduser()
+    assert models.cache_root() == Path('~/.cache/powerflow_nb').expanduser()
 
 @pytest.mark.parametrize('native', [False, True], ids=['cpu-without-bf16', 'cpu-with-bf16'])
 def test_local_folder_loads_in_the_cpus_dtype(tiny, tiny_dir, monkeypatch, native):
     "The CPU's bf16 flag forced each way: bf16 weights where it is native, float32 where not; both sample and score."
-    monkeypatch.setattr(lm, 'cpu_native_bf16', lambda cpuinfo=None: native)
+    monkeypatch.setattr(models, 'cpu_native_bf16', lambda cpuinfo=None: native)
     m, t = load_lm(tiny_dir, device='cpu')
     want = torch.bfloat16 if native else torch.float32
     assert m.dtype == want and t.padding_side == 'left' and not m.training
@@ -76,7 +78,7 @@ def test_4bit_cpu_one_kernel_whatever_the_cpu(tiny_dir, monkeypatch, avx512bf16)
     "Force bitsandbytes' CPU feature flag each way: sampling, scoring and the training forward run one kernel and agree."
     import bitsandbytes.nn.modules as bnb_modules
     from transformers import AutoModelForCausalLM
-    from powerflow_nb.lm import quantization_config
+    from powerflow_nb.models import quantization_config
     monkeypatch.setattr(bnb_modules, 'has_avx512bf16', lambda: avx512bf16)  # what each Linear4bit reads when built
     raw = AutoModelForCausalLM.from_pretrained(tiny_dir, quantization_config=quantization_config('4bit'), device_map='cpu').eval()
     flags = [m.support_avx512bf16_for_cpu for m in raw.modules() if hasattr(m, 'support_avx512bf16_for_cpu')]
@@ -101,7 +103,7 @@ def test_8bit_cpu(tiny_dir):
 def test_pad_token_added(tiny_dir, tmp_path):
     m, t = tiny_lm()
     t.pad_token = None
-    assert lm.prepare_tokenizer(t).pad_token == t.eos_token
+    assert models.prepare_tokenizer(t).pad_token == t.eos_token
 
 # ---- atomic writes ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('exc', [RuntimeError('injected'), KeyboardInterrupt()])

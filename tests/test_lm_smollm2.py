@@ -4,6 +4,7 @@ an isolated POWERFLOW_CACHE (the atomic-write test needs it), so it runs the sam
 import os, time
 import pytest, torch
 import powerflow_nb.lm as lm
+import powerflow_nb.models as models
 
 pytestmark = pytest.mark.smollm2
 TIMES = {}
@@ -19,7 +20,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def smol(cache):
-    t0 = time.perf_counter(); out = lm.load_lm(device='cpu', dtype=torch.float32); TIMES.setdefault('load_lm (fixture)', time.perf_counter() - t0)
+    t0 = time.perf_counter(); out = models.load_lm(device='cpu', dtype=torch.float32); TIMES.setdefault('load_lm (fixture)', time.perf_counter() - t0)
     return out
 
 def test_interrupted_conversion_then_first_conversion_then_cached_load(cache, monkeypatch):
@@ -27,17 +28,17 @@ def test_interrupted_conversion_then_first_conversion_then_cached_load(cache, mo
     def interrupted(*args, **kwargs): raise RuntimeError('injected: conversion interrupted midway')
     monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', interrupted)  # the tokenizer is already written by then
     t0 = time.perf_counter()
-    with pytest.raises(RuntimeError, match='injected'): lm.load_lm(device='cpu')
+    with pytest.raises(RuntimeError, match='injected'): models.load_lm(device='cpu')
     TIMES['interrupted conversion'] = time.perf_counter() - t0
     assert os.listdir(cache) == [], 'an interrupted conversion must leave neither the cache nor a partial folder'
     monkeypatch.undo()
-    t0 = time.perf_counter(); model, tok = lm.load_lm(device='cpu'); TIMES['first conversion + load'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); model, tok = models.load_lm(device='cpu'); TIMES['first conversion + load'] = time.perf_counter() - t0
     assert sorted(os.listdir(cache)) == ['smollm2-135m']
     files = set(os.listdir(cache / 'smollm2-135m'))
     assert {'config.json', 'model.safetensors', 'tokenizer.json', 'powerflow_source.json'} <= files, files
     assert 'quantization_config' not in (cache / 'smollm2-135m' / 'config.json').read_text()
     stamp = (cache / 'smollm2-135m' / 'model.safetensors').stat().st_mtime_ns
-    t0 = time.perf_counter(); model2, tok2 = lm.load_lm(); TIMES['load_lm() from cache'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); model2, tok2 = models.load_lm(); TIMES['load_lm() from cache'] = time.perf_counter() - t0
     assert (cache / 'smollm2-135m' / 'model.safetensors').stat().st_mtime_ns == stamp, 'a cached model must be read, not converted again'
     assert tok2.padding_side == 'left' and tok2.pad_token is not None and tok2.eos_token == '<|im_end|>'
     for (n, p), (n2, p2) in zip(model.state_dict().items(), model2.state_dict().items()): assert n == n2 and torch.equal(p, p2.to(p.device, p.dtype))
@@ -48,7 +49,7 @@ def test_4bit_on_cpu(smol, cache, monkeypatch, avx512bf16):
     import bitsandbytes.nn.modules as bnb_modules
     monkeypatch.setattr(bnb_modules, 'has_avx512bf16', lambda: avx512bf16)
     model, tok = smol
-    t0 = time.perf_counter(); m4, t4 = lm.load_lm(quantize='4bit', device='cpu'); TIMES['4-bit load'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); m4, t4 = models.load_lm(quantize='4bit', device='cpu'); TIMES['4-bit load'] = time.perf_counter() - t0
     assert 'Linear4bit' in type(m4.model.layers[0].mlp.up_proj).__name__
     assert m4.get_memory_footprint() < 0.5 * model.get_memory_footprint()
     dec, dec4 = lm.HFDecoder(model, tok), lm.HFDecoder(m4, t4)
@@ -94,7 +95,7 @@ def test_bf16_one_numerics_path(cache):
     init they are equal bit for bit, and a training update's importance weight is exactly 1 (clip fraction 0)."""
     from powerflow_nb.train import train_latb, LATBConfig
     from powerflow_nb.policy import prepare_policy
-    model, tok = lm.load_lm(device='cpu', dtype=torch.bfloat16)
+    model, tok = models.load_lm(device='cpu', dtype=torch.bfloat16)
     prompts = ['Reply with only the number: 23+48=', 'Name a colour.']
     cfg = LATBConfig(alpha=4.0, steps=1, prompts_per_step=2, n_rollouts=2, max_new_tokens=16, progress=False, tensorboard=False)
     policy, _ = prepare_policy(model, tok, cfg)
@@ -104,7 +105,7 @@ def test_bf16_one_numerics_path(cache):
     assert torch.equal(logpi, logp), (logpi - logp).abs().max()
     gap = (logpi - s.logp)[s.completion_mask].abs()
     assert 0 < gap.mean() < 0.1, gap.mean()  # bf16 rounding differs between the two paths, a little
-    fresh, tok2 = lm.load_lm(device='cpu', dtype=torch.bfloat16)
+    fresh, tok2 = models.load_lm(device='cpu', dtype=torch.bfloat16)
     r = train_latb(fresh, prompts, 4.0, cfg, tokenizer=tok2)
     h = r.history[0]
     assert h['finite'] and h['clip_frac'] == 0 and 0 < h['sampler_gap'] < 0.1, h

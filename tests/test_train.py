@@ -56,7 +56,7 @@ def test_two_process_accelerate_run_keeps_ranks_identical(tmp_path):
 def test_gradient_checkpointing_gives_the_same_update():
     """A model with gradient checkpointing on (as QLoRA recipes set it): transformers then drops the KV cache in the training
     forward, so the shared-prompt scoring must fall back to the joined forward; the first update equals the run without it."""
-    from powerflow_nb.lm import tiny_lm
+    from powerflow_nb.models import tiny_lm
     from powerflow_nb.train import LATBConfig, train_latb
     cfg = LATBConfig(alpha=2.0, steps=1, prompts_per_step=2, n_rollouts=2, max_new_tokens=6, lr=1e-3, truncation='keep',
                      progress=False, tensorboard=False)

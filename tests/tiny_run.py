@@ -1,7 +1,7 @@
 "A tiny LA-TB run on tiny_lm, driven by tests/test_train.py (also under `accelerate launch`)."
 import argparse, torch
 from pathlib import Path
-from powerflow_nb.lm import tiny_lm
+from powerflow_nb.models import tiny_lm
 from powerflow_nb.train import LATBConfig, train_latb
 
 PROMPTS = ['1+1=', '2+3=', 'hello', 'abc', 'xyz', '7*6=']
