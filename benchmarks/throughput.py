@@ -27,6 +27,7 @@ bfloat16` forces both (bf16 is emulated, and slow, elsewhere).
     python benchmarks/throughput.py            # SmolLM2 with the GRPO ratio, about 3 min on 2 quiet CPU cores
 """
 import argparse, time
+import numpy as np
 import torch
 from _bench import load, machine, write_json
 from powerflow_nb.toy import format_table
@@ -86,18 +87,24 @@ def matmul_step(model, rows:int)->float:
             for m in lin: torch.nn.functional.linear(xs[m.in_features], m.weight)
     return timed(step, reps=5)
 
-def decode_lora(model, tok, prompts, rows:int, new:int)->dict:
+def decode_lora(model, tok, prompts, rows:int, new:int, rounds:int=3)->dict:
     """Seconds per decode step of the package's sampler through a LoRA adapter (r = 16 on every linear layer, as the
-    trainer's policy), and through the plain copy with that adapter folded in (`policy.FoldedCopy`, what the trainer samples from)."""
+    trainer's policy), through the plain copy with that adapter folded in (`policy.FoldedCopy`, what the trainer samples
+    from), and through the plain model, interleaved over `rounds` rounds (medians, and the median of each round's ratio)."""
+    import copy
     from peft import LoraConfig, get_peft_model
     from powerflow_nb.policy import FoldedCopy
+    plain = copy.deepcopy(model)
     pm = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules='all-linear')).eval()
-    t = {'adapter': decode_rows(pm, tok, prompts, rows, new, hf=False)['ours']}
     fc = FoldedCopy(pm)
-    t['folded'] = decode_rows(fc.refresh(), tok, prompts, rows, new, hf=False)['ours']
-    del fc
+    ts = {k: [] for k in ('plain', 'adapter', 'folded')}
+    for _ in range(rounds):
+        for k, m in (('plain', plain), ('adapter', pm), ('folded', fc.refresh())): ts[k].append(decode_rows(m, tok, prompts, rows, new, hf=False)['ours'])
+    del fc, plain
     pm.unload()
-    return t
+    out = {k: float(np.median(v)) for k, v in ts.items()}
+    out.update({f'{k}/plain': float(np.median(np.array(ts[k]) / np.array(ts['plain']))) for k in ('adapter', 'folded')})
+    return out
 
 def prefill_rate(model, ids, mask)->float:
     with torch.no_grad(): return ids.numel() / timed(lambda: model(input_ids=ids, attention_mask=mask.long(), use_cache=False))
@@ -148,7 +155,7 @@ def main(argv=None):
     mm = {str(d).split('.')[-1]: matmul_rate(d, 256 if a.quick else 1024) for d in dtypes}
     print(f"copy bandwidth {bw / 1e9:.1f} GB/s (read + write); matmul " + ', '.join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in mm.items()), flush=True)
     prompts = ['Add 17 and 25.', 'Write a haiku about autumn.']
-    rows = {}
+    rows, paired_ratios = {}, {}
     for dt in dtypes:
         name = str(dt).split('.')[-1]
         m, tok = load(model_name, dt)
@@ -162,9 +169,11 @@ def main(argv=None):
             rows[f'decode {name} {who}'] = {'ms/step': 1e3 * dec[who], 'tok/s': a.rows / dec[who], 'floor ms/step': 1e3 * floor_step, 'x floor': dec[who] / floor_step}
         t = matmul_step(m, a.rows)
         rows[f'decode {name}: its matmuls alone'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
-        for how, t in decode_lora(m, tok, prompts, a.rows, a.new_tokens).items():
-            rows[f'decode {name} ours, through LoRA' + (' folded' if how == 'folded' else '')] = {
-                'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
+        lo = decode_lora(m, tok, prompts, a.rows, a.new_tokens, rounds=1 if a.quick else 3)
+        for how, label in (('plain', 'plain (paired)'), ('adapter', 'through LoRA'), ('folded', 'through LoRA folded')):
+            t = lo[how]
+            rows[f'decode {name} ours, {label}'] = {'ms/step': 1e3 * t, 'tok/s': a.rows / t, 'floor ms/step': 1e3 * floor_step, 'x floor': t / floor_step}
+        paired_ratios[name] = {k: v for k, v in lo.items() if '/' in k}
         pre = prefill_rate(m, ids, mask)
         rows[f'prefill {name}'] = {'tok/s': pre, 'floor tok/s': mm[name] / (2 * N), 'x floor': mm[name] / (2 * N) / pre}
         for how, tr in train_rates(m, ids, mask, a.prompt_tokens // 2).items():
@@ -178,9 +187,8 @@ def main(argv=None):
         ratios.update({'bf16/fp32 decode (ours)': rows['decode bfloat16 ours']['ms/step'] / rows['decode float32 ours']['ms/step'],
                        'fp32/bf16 prefill tok/s': rows['prefill float32']['tok/s'] / rows['prefill bfloat16']['tok/s'],
                        'fp32/bf16 train tok/s': rows['train fwd+bwd float32 shared']['tok/s'] / rows['train fwd+bwd bfloat16 shared']['tok/s']})
-    for d in map(lambda x: str(x).split('.')[-1], dtypes):
-        ratios[f'LoRA/plain decode {d}'] = rows[f'decode {d} ours, through LoRA']['ms/step'] / rows[f'decode {d} ours']['ms/step']
-        ratios[f'LoRA folded/plain decode {d}'] = rows[f'decode {d} ours, through LoRA folded']['ms/step'] / rows[f'decode {d} ours']['ms/step']
+    for d, pr in paired_ratios.items():  # interleaved rounds: the median of each round's ratio
+        ratios[f'LoRA/plain decode {d}'], ratios[f'LoRA folded/plain decode {d}'] = pr['adapter/plain'], pr['folded/plain']
     ratios.update({f'joined/shared train tok/s {d}': rows[f'train fwd+bwd {d} joined']['tok/s'] / rows[f'train fwd+bwd {d} shared']['tok/s']
                    for d in map(lambda x: str(x).split('.')[-1], dtypes)})
     draw = draw_ms(a.rows, 49152)

@@ -22,6 +22,7 @@ def test_benchmark_quick(script):
                                               'train fwd+bwd float32 shared', 'draw 1 token/row draw_tokens'} <= set(res['rows'])
         assert all(r['x floor'] > 0 for r in res['rows'].values() if 'x floor' in r)
         assert {'decode bfloat16 ours', 'train fwd+bwd bfloat16 shared'} <= set(res['rows']) and 'bf16/fp32 decode (ours)' in res['ratios']
+        assert all(res['ratios'][f'LoRA folded/plain decode {d}'] > 0 for d in ('float32', 'bfloat16'))
         assert set(res['step_time']) == {'float32', 'bfloat16'} and all(st['ratio']['median'] > 0 for st in res['step_time'].values())
     else: assert res['table']
 
