@@ -73,10 +73,13 @@ def decode_loop(lm, # any object implementing the decoder protocol
 
 def max_tokens(lm, # a decoder-protocol model (toy LMs carry `max_len`)
                max_new_tokens:int|None, # the completion budget (None: the model's `max_len`)
+               prompts:list|None=None, # the prompts to generate after (a model with a context checks they leave room)
               )->int:
-    "The completion budget `max_new_tokens`, or the model's `max_len` when it is None, checked."
-    T = max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None)
-    return check_int(T, 'max_new_tokens', why='it is required when the model has no max_len')
+    "The completion budget `max_new_tokens`, or the model's `max_len` when it is None, checked; the one check every sampling path runs."
+    T = check_int(max_new_tokens if max_new_tokens is not None else getattr(lm, 'max_len', None), 'max_new_tokens',
+                  why='it is required when the model has no max_len')
+    if prompts is not None and hasattr(lm, 'check_budget'): lm.check_budget(prompts, T)  # real LMs: prompt + budget within the context
+    return T
 
 def decode(lm, # any object implementing the decoder protocol
            prompts:list, # prompts the model understands (toy: indices; real LMs: strings)
@@ -87,7 +90,7 @@ def decode(lm, # any object implementing the decoder protocol
            top_p:float=1.0, # nucleus mass
           )->Rollout:
     "Sample completions of `prompts` (after optional `prefixes`) through the decoder protocol."
-    T = max_tokens(lm, max_new_tokens)
+    T = max_tokens(lm, max_new_tokens, prompts)
     if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0: raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     state, logp = lm.start(prompts, prefixes)
     budget = T - torch.tensor([len(p) for p in prefixes]) if prefixes else T

@@ -154,6 +154,10 @@ class HFDecoder:
         logits = _forward(self.model, ids, mask, pos, cache, keep=1)
         return HFState(cache, mask, pos[:, -1] + 1), _check_next(self.model, logits[:, -1].float().log_softmax(-1))
 
+    def check_budget(self, prompts:list, budget:int):
+        "Refuse prompts that leave fewer than `budget` tokens of the model's context (`decoding.max_tokens` calls this)."
+        check_context([len(_prompt_ids(self.tokenizer, p, self.chat)) for p in prompts], budget, context_length(self.model))
+
     def start(self, prompts:list, prefixes:list|None=None)->tuple[HFState, torch.Tensor]:
         "Decoder protocol: state and next-token log-probs [B, V] after each prompt (and optional token-id prefix)."
         return self.prefill(*encode_prompts(self.tokenizer, prompts, self.chat, prefixes))

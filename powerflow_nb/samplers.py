@@ -105,7 +105,8 @@ def sample_temperature(lm, # a model implementing the decoder protocol
                        generator:torch.Generator|None=None, # RNG
                       )->PowerSamples:
     "Sample every token at temperature 1/α (a local, biased approximation of p_α)."
-    a, T, prompts = check_alpha(alpha), max_tokens(lm, max_new_tokens), _check_prompts(prompts)
+    a, prompts = check_alpha(alpha), _check_prompts(prompts)
+    T = max_tokens(lm, max_new_tokens, prompts)
     check_int(n, 'n'); check_int(budget, 'budget')
     r = decode(lm, _rows(prompts, n), T, temperature=1 / a, generator=generator)
     pi = torch.arange(len(prompts), device=r.lengths.device).repeat_interleave(n)
@@ -132,7 +133,8 @@ def sample_sir(lm, # a model implementing the decoder protocol
                generator:torch.Generator|None=None, # RNG
               )->PowerSamples:
     "Sampling-importance-resampling: N samples of p, weights p^(α-1), resample n per prompt."
-    a, T, prompts = check_alpha(alpha), max_tokens(lm, max_new_tokens), _check_prompts(prompts)
+    a, prompts = check_alpha(alpha), _check_prompts(prompts)
+    T = max_tokens(lm, max_new_tokens, prompts)
     check_int(n, 'n'); N = check_int(budget, 'budget')
     r = decode(lm, _rows(prompts, N), T, temperature=1.0, generator=generator)
     P, dev = len(prompts), r.lengths.device
@@ -187,7 +189,8 @@ def sample_mh(lm, # a model implementing the decoder protocol
               restart:str='prefill', # how a proposal resumes after the kept prefix: 'prefill' or 'replay'
              )->PowerSamples:
     "Metropolis–Hastings power sampling: random-position suffix resampling from temperature 1/α, blockwise."
-    a, T, prompts = check_alpha(alpha), max_tokens(lm, max_new_tokens), _check_prompts(prompts)
+    a, prompts = check_alpha(alpha), _check_prompts(prompts)
+    T = max_tokens(lm, max_new_tokens, prompts)
     check_int(n, 'n'); K = check_int(budget, 'budget')
     Bk = T if block_size is None else min(check_int(block_size, 'block_size'), T)
     if restart not in ('prefill', 'replay'): raise ValueError(f"restart must be 'prefill' or 'replay', got {restart!r}")
@@ -234,7 +237,8 @@ def sample_smc(lm, # a model implementing the decoder protocol
                resampling:str='systematic', # 'systematic' or 'multinomial'
               )->PowerSamples:
     "Power-SMC: particles at temperature 1/α with weights Σ_v p(v|·)^α, ESS-triggered resampling."
-    a, T, prompts = check_alpha(alpha), max_tokens(lm, max_new_tokens), _check_prompts(prompts)
+    a, prompts = check_alpha(alpha), _check_prompts(prompts)
+    T = max_tokens(lm, max_new_tokens, prompts)
     check_int(n, 'n'); N = check_int(budget, 'budget')
     if isinstance(ess_threshold, bool) or not isinstance(ess_threshold, (int, float)) or not 0 <= ess_threshold <= 1:
         raise ValueError(f"ess_threshold must be a number in [0, 1], got {ess_threshold!r}")
