@@ -59,6 +59,7 @@ def majority_answers(texts:list, # completions
                      groups:list, # per completion a hashable group key (its prompt)
                     )->list:
     "Per completion the most frequent extracted answer of its group (None when no answer was found); ties: first seen."
+    if len(texts) != len(groups): raise ValueError(f"texts and groups must have the same length, got {len(texts)} and {len(groups)}")
     ans = [extract_answer(t, 'lenient') for t in texts]
     votes = {}
     for a, g in zip(ans, groups):
@@ -83,6 +84,7 @@ class GRPOReward:
         if completion_ids is not None: self.completion_tokens += sum(len(c) for c in completion_ids)
         if self.kind == 'correctness':
             if answer is None: raise ValueError("the correctness reward needs an 'answer' column")
+            if len(answer) != len(texts): raise ValueError(f"answer must hold one answer per completion, got {len(answer)} for {len(texts)}")
             return [float(is_correct(t, a, 'lenient')) for t, a in zip(texts, answer)]
         if self.kind == 'majority':
             maj = majority_answers(texts, [repr(p) for p in prompts])

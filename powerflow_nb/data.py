@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_data.ipynb #c6b542a1
 from __future__ import annotations
-import csv, hashlib, json, logging, random, re, threading
+import csv, hashlib, json, logging, math, random, re, threading
+import numpy as np
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from .core import check_int
@@ -233,6 +234,10 @@ def is_correct(text:str, # a model's completion
               )->bool:
     "Whether the answer the grader finds in `text` equals `answer` (math-verify: numbers, fractions, expressions)."
     if answer is None: raise ValueError("answer must be a number or a string, got None (this prompt has no ground truth)")
+    if isinstance(answer, bool) or (isinstance(answer, float) and not math.isfinite(answer)) or (isinstance(answer, str) and not answer.strip()):
+        raise ValueError(f"answer must be a finite number or a non-empty string, got {answer!r}")
+    if not isinstance(ended, (bool, np.bool_)): raise ValueError(f"ended must be True or False, got {ended!r}")
+    if not isinstance(text, str): raise ValueError(f"text must be a string, got {type(text).__name__}")
     span = extract_answer(text, mode, ended)
     if span is None: return False
     pred, gold = _mv(span), _mv(str(answer))
