@@ -3,9 +3,11 @@ GRPO, the RLIF rewards (self-certainty, entropy, majority vote) and inference-ti
 
 Equal treatment: every trained method gets the same model, training prompts (levels 1-3, no answers except GRPO's
 reward), rollouts per update, completion budget, learning rate, LoRA adapter and number of updates; no trained method
-gets the format reward ψ except the row that says so ("powerflow a=4" is the paper's recipe with ψ = -0.5; "powerflow
-a=4 psi=0" is the like-for-like row). Every method answers the same held-out problems (distinct, levels 1-3) k times
-at T = 1 (trained methods also greedily, once) within the same token budget. Grading: strict (the last \\boxed{}) and
+gets the format reward ψ except the rows that say so ("powerflow a=4" is the paper's recipe with ψ = -0.5; "powerflow
+a=4 psi=0" is the like-for-like row; "powerflow a=4 (TRL)" is the paper's recipe at the same budget trained through TRL,
+`powerflow_nb.trl.PowerFlowTrainer`, whose loss is the native trainer's). Every method answers the same held-out
+problems (distinct, levels 1-3) k times at T = 1 (trained methods also greedily, once) within the same token budget.
+Grading: strict (the last \\boxed{}) and
 lenient (also a final-answer phrase or a last "= N" line), through math-verify; a completion cut at the budget counts
 only with a closed \\boxed{}. Intervals: 95 % bootstrap over problems and seeds; paired intervals for the differences.
 Compute: training tokens (completion tokens generated in training) and inference tokens per answer (forward tokens
@@ -30,11 +32,12 @@ from powerflow_nb.eval import evaluate_reasoning, evaluate_power_sampler, grade,
 ALPHA = 4.0
 DECODING = {'base T=1': 1.0, 'base T=1/4': 1 / ALPHA, 'base greedy': 0.0}
 POWER = ('mh a=4', 'smc a=4')
-TRAINED = {'powerflow a=4': -0.5, 'powerflow a=4 psi=0': 0.0, 'grpo': 'correctness', 'rlif self_certainty': 'self_certainty',
+TRAINED = {'powerflow a=4': -0.5, 'powerflow a=4 psi=0': 0.0, 'powerflow a=4 (TRL)': -0.5, 'grpo': 'correctness', 'rlif self_certainty': 'self_certainty',
            'rlif entropy': 'entropy', 'rlif majority': 'majority'}
 METHODS = [*DECODING, *POWER, *TRAINED]
 PAIRS = [('powerflow a=4', 'grpo'), ('powerflow a=4 psi=0', 'grpo'), ('powerflow a=4', 'base T=1/4'), ('powerflow a=4', 'smc a=4'),
-         ('powerflow a=4', 'base T=1'), ('powerflow a=4', 'powerflow a=4 psi=0'), ('base T=1/4', 'base T=1'), ('smc a=4', 'base T=1/4')]
+         ('powerflow a=4', 'base T=1'), ('powerflow a=4', 'powerflow a=4 psi=0'), ('base T=1/4', 'base T=1'), ('smc a=4', 'base T=1/4'),
+         ('powerflow a=4 (TRL)', 'powerflow a=4')]
 SIZES = dict(full=dict(seeds=3, steps=16, prompts_per_step=2, n_rollouts=4, max_new_tokens=48, n_eval=120, k=4, mh_budget=2, mh_block=16, smc_particles=4, lr=5e-4),
              quick=dict(seeds=1, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=12, n_eval=3, k=2, mh_budget=1, mh_block=6, smc_particles=2, lr=5e-4))
 
@@ -65,7 +68,13 @@ def run(name:str, seed:int, s:dict, model:str)->dict:
         ev.pop('batch_size')
         return dict(T1=_slim(evaluate_power_sampler(m, t, evalset, alpha=ALPHA, method=method, k=s['k'], **kw, **ev)), train_tokens=0)
     t0, kind = time.perf_counter(), TRAINED[name]
-    if name.startswith('powerflow'):
+    if name.endswith('(TRL)'):  # the same recipe and budget as the native row, through TRL's trainer
+        from powerflow_nb.trl import run_powerflow_trl
+        r = run_powerflow_trl((m, t), train_set(), ALPHA, steps=s['steps'], num_generations=s['n_rollouts'], max_completion_length=s['max_new_tokens'],
+                              lr=s['lr'], logz_lr=2e-2, prompts_per_step=s['prompts_per_step'], micro_batch=8, format_penalty=kind, seed=seed)
+        names = dict(length='completions/mean_length', truncated_frac='completions/clipped_ratio', residual='powerflow/residual', loss='loss')
+        tokens, extra = int(r.train_tokens), dict(history=[{k: h[v] for k, v in names.items() if v in h} for h in r.history if 'loss' in h])
+    elif name.startswith('powerflow'):
         cfg = LATBConfig(steps=s['steps'], prompts_per_step=s['prompts_per_step'], n_rollouts=s['n_rollouts'], max_new_tokens=s['max_new_tokens'],
                          lr=s['lr'], logz_lr=2e-2, micro_batch=8, format_penalty=kind, seed=seed, progress=False, tensorboard=False)
         r = train_latb(m, train_set(), ALPHA, cfg, tokenizer=t)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_baselines.ipynb #4e030c23
 from __future__ import annotations
-import math, os, tempfile, time
+import contextlib, math, os, tempfile, time
 from collections import Counter
 from dataclasses import dataclass
 import numpy as np
@@ -16,7 +16,8 @@ from .models import load_lm
 from .lm import encode_prompts
 
 # %% auto #0
-__all__ = ['GRPO_REWARDS', 'next_token_stats', 'majority_answers', 'GRPOReward', 'BaselineResult', 'run_grpo_baseline']
+__all__ = ['GRPO_REWARDS', 'next_token_stats', 'majority_answers', 'GRPOReward', 'BaselineResult', 'trl_trainer',
+           'run_grpo_baseline']
 
 # %% ../nbs/11_baselines.ipynb #ef790f48
 @torch.no_grad()
@@ -122,6 +123,44 @@ def _resolve_lm(model_or_name, tokenizer):
 
 def _micro(B, mb): return max(d for d in range(1, min(mb, B) + 1) if B % d == 0)
 
+def _output_dir(out_dir:str|None):
+    "`out_dir`, or a temporary folder removed afterwards."
+    return contextlib.nullcontext(out_dir) if out_dir else tempfile.TemporaryDirectory()
+
+# %% ../nbs/11_baselines.ipynb #86da21bb
+def trl_trainer(trainer_cls, # `trl.GRPOTrainer` or a subclass
+                config_cls, # its configuration class (`trl.GRPOConfig` or a subclass)
+                model, tokenizer, # the base model and its tokenizer
+                items:list, # the training prompts (`Prompt`s)
+                output_dir:str, # where TRL writes
+                steps:int, num_generations:int, max_completion_length:int, lr:float, seed:int, prompts_per_step:int, micro_batch:int,
+                lora:bool=True, chat:bool=True, lora_r:int=16, lora_alpha:int=32, callbacks:tuple=(),
+                trainer_kwargs:dict|None=None, # more trainer arguments (`reward_funcs`, ...)
+                **config_kwargs, # any other field of `config_cls`
+               )->tuple:
+    "A TRL trainer whose update is one generation batch of prompts_per_step × num_generations completions (micro-batched), `train_latb`'s LoRA, and its step timer."
+    from datasets import Dataset
+    from peft import LoraConfig
+    if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
+    conv = chat and bool(getattr(tokenizer, 'chat_template', None))
+    rows = {'prompt': [[{'role': 'user', 'content': p.prompt}] if conv else p.prompt for p in items]}
+    if all(p.answer is not None for p in items): rows['answer'] = [p.answer for p in items]
+    B = prompts_per_step * num_generations
+    mb, cpu = _micro(B, micro_batch), not torch.cuda.is_available()
+    args = config_cls(**{**dict(
+        output_dir=output_dir, max_steps=steps, learning_rate=lr, lr_scheduler_type='constant', warmup_steps=0,
+        max_grad_norm=1.0, per_device_train_batch_size=mb, gradient_accumulation_steps=B // mb, num_generations=num_generations,
+        max_completion_length=max_completion_length, temperature=1.0, top_p=1.0, top_k=0, beta=0.0, use_vllm=False,
+        report_to=[], save_strategy='no', logging_steps=1, disable_tqdm=True, seed=seed, data_seed=seed,
+        use_cpu=cpu, bf16=not cpu), **config_kwargs})
+    timer = _StepTimer()
+    peft_config = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules='all-linear', task_type='CAUSAL_LM') if lora else None
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_dict(rows), processing_class=tokenizer,
+                          peft_config=peft_config, callbacks=[timer, *callbacks], **(trainer_kwargs or {}))
+    trainer.remove_callback(PrinterCallback) # with tqdm off, transformers prints every log dict
+    return trainer, timer
+
+# %% ../nbs/11_baselines.ipynb #383eaf0f
 def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model, tokenizer) pair, or a loaded HF model
                       prompts:list, # `Prompt`s (answers used by `correctness` only) or strings
                       reward:str='correctness', # one of `GRPO_REWARDS`
@@ -142,8 +181,6 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
                      )->BaselineResult:
     "Train a GRPO baseline with TRL's `GRPOTrainer` on a correctness or RLIF reward; returns the policy and time per update."
     from trl import GRPOConfig, GRPOTrainer
-    from datasets import Dataset
-    from peft import LoraConfig
     if reward not in GRPO_REWARDS: raise ValueError(f"reward must be one of {GRPO_REWARDS}, got {reward!r}")
     for k, v in dict(steps=steps, num_generations=num_generations, max_completion_length=max_completion_length,
                      prompts_per_step=prompts_per_step, micro_batch=micro_batch).items():
@@ -153,30 +190,11 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
     items = load_prompts(prompts)
     if reward == 'correctness' and any(p.answer is None for p in items): raise ValueError("reward 'correctness' needs prompts with answers (Prompt.answer)")
     model, tok = _resolve_lm(model_or_name, tokenizer)
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
-    conv = chat and bool(getattr(tok, 'chat_template', None))
-    rows = {'prompt': [[{'role': 'user', 'content': p.prompt}] if conv else p.prompt for p in items]}
-    if all(p.answer is not None for p in items): rows['answer'] = [p.answer for p in items]
-    B = prompts_per_step * num_generations
-    mb = _micro(B, micro_batch)
-    cpu = not torch.cuda.is_available()
-    tmp = None if out_dir else tempfile.TemporaryDirectory()
-    args = GRPOConfig(**{**dict(
-        output_dir=out_dir or tmp.name, max_steps=steps, learning_rate=lr, lr_scheduler_type='constant', warmup_steps=0,
-        max_grad_norm=1.0, per_device_train_batch_size=mb, gradient_accumulation_steps=B // mb, num_generations=num_generations,
-        max_completion_length=max_completion_length, temperature=1.0, top_p=1.0, top_k=0, beta=0.0, use_vllm=False,
-        report_to=[], save_strategy='no', logging_steps=1, disable_tqdm=True, seed=seed, data_seed=seed,
-        use_cpu=cpu, bf16=not cpu), **grpo_kwargs})
-    rf = GRPOReward(reward, tok, mb)
-    timer = _StepTimer()
-    peft_config = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules='all-linear', task_type='CAUSAL_LM') if lora else None
-    trainer = GRPOTrainer(model=model, reward_funcs=rf, args=args, train_dataset=Dataset.from_dict(rows), processing_class=tok,
-                          peft_config=peft_config, callbacks=[timer, *callbacks])
-    trainer.remove_callback(PrinterCallback) # with tqdm off, transformers prints every log dict
-    rf.model = trainer.model
-    try:
+    rf = GRPOReward(reward, tok, _micro(prompts_per_step * num_generations, micro_batch))
+    with _output_dir(out_dir) as d:
+        trainer, timer = trl_trainer(GRPOTrainer, GRPOConfig, model, tok, items, d, steps, num_generations, max_completion_length, lr, seed,
+                                     prompts_per_step, micro_batch, lora, chat, lora_r, lora_alpha, callbacks, dict(reward_funcs=rf), **grpo_kwargs)
+        rf.model = trainer.model
         trainer.train()
         if out_dir: trainer.save_model(out_dir)
-    finally:
-        if tmp is not None: tmp.cleanup()
     return BaselineResult(trainer.model, tok, reward, timer.times, trainer.state.log_history, rf.completion_tokens, out_dir)

@@ -19,15 +19,18 @@ __all__ = ['OBJECTIVES', 'leave_one_out_mean', 'LossOut', 'latb', 'tb_traj', 'rl
            'objective_fixed_point', 'init_logz']
 
 # %% ../nbs/03_objectives.ipynb #b12f1235
-def leave_one_out_mean(x:torch.Tensor, # [B] values, rows in consecutive groups of `group`
+def leave_one_out_mean(x:torch.Tensor, # [B] values
                        keep:torch.Tensor, # [B] bool: rows that count
-                       group:int, # group size
+                       group, # int: consecutive groups of this size; or [B] group ids (a group's rows anywhere in the batch)
                       )->tuple[torch.Tensor, torch.Tensor]:
     "For each row, the mean of `x` over the other kept rows of its group, and whether there is any such row."
-    x, k = x.view(-1, group), keep.view(-1, group).to(x.dtype)
-    others = (k.sum(1, keepdim=True) - k)
-    loo = ((x * k).sum(1, keepdim=True) - x * k) / others.clamp(min=1)
-    return loo.reshape(-1), (others > 0).reshape(-1)
+    k = keep.to(x.dtype)
+    if isinstance(group, int): tot, cnt = [v.view(-1, group).sum(1, keepdim=True).expand(-1, group).reshape(-1) for v in (x * k, k)]
+    else:
+        gid = _group_ids(group, len(x), x.device)
+        tot, cnt = [torch.zeros(int(gid.max()) + 1, dtype=x.dtype, device=x.device).index_add_(0, gid, v)[gid] for v in (x * k, k)]
+    others = cnt - k
+    return (tot - x * k) / others.clamp(min=1), others > 0
 
 # %% ../nbs/03_objectives.ipynb #5697c2cc
 @dataclass
@@ -36,6 +39,7 @@ class LossOut:
     loss: torch.Tensor # scalar: the (weighted) mean of `per_seq`
     per_seq: torch.Tensor # [B] per-sequence losses
     residual: torch.Tensor # [B] detached: TB log-ratio residual, or RL advantage
+    baseline: torch.Tensor|None = None # [B] detached: the RL objectives' group baseline b (None for TB)
 
 @dataclass
 class _Inputs:
@@ -54,6 +58,7 @@ def latb(logpi:torch.Tensor, # [B, T] per-token (with `mask`) or [B] summed poli
          eps:float=0.2, # importance-weight clip ε
          weights:torch.Tensor|None=None, # [B] weights of the mean (full enumeration: π_θ(y|x))
          group=None, # unused here (RL baselines only); accepted for a uniform signature
+         baseline=None, # unused here (RL baselines only); accepted for a uniform signature
         )->LossOut:
     "Length-aware trajectory balance: w·(log Z′ + log π/|y| − α(log p/|y| + ψ))²."
     b = _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, False, 'latb')
@@ -135,7 +140,7 @@ def _group_mean(total, count, gid, weights):
     return (num / den)[gid]
 
 # %% ../nbs/03_objectives.ipynb #1f901372
-def tb_traj(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None)->LossOut:
+def tb_traj(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None, baseline=None)->LossOut:
     "Trajectory balance toward p_α: w·(log Z + log π − α(log p + ψ))² (arguments as in `latb`)."
     b = _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, False, 'tb_traj')
     logz = _per_seq(logz, 'logz', len(b.pi), b.pi)
@@ -144,16 +149,16 @@ def tb_traj(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, p
     return LossOut(_mean(per, b.weights), per, r.detach())
 
 # %% ../nbs/03_objectives.ipynb #ed243a97
-def rl_traj(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None)->LossOut:
-    "REINFORCE on KL(π‖p_α): −w·(r − b)·log π with r = α(log p + ψ) − sg log π, b the group mean (arguments as in `latb`)."
+def rl_traj(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None, baseline=None)->LossOut:
+    "REINFORCE on KL(π‖p_α): −w·(r − b)·log π with r = α(log p + ψ) − sg log π, b the group mean or `baseline` (arguments as in `latb`)."
     b = _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, False, 'rl_traj')
     r = (b.a * (b.base + b.psi) - b.pi).detach()
-    adv = r - _group_mean(r, torch.ones_like(r), _group_ids(group, len(r), r.device), b.weights)
-    per = -b.w * adv * b.pi
-    return LossOut(_mean(per, b.weights), per, adv)
+    base = _group_mean(r, torch.ones_like(r), _group_ids(group, len(r), r.device), b.weights) if baseline is None else _per_seq(baseline, 'baseline', len(r), r).detach()
+    per = -b.w * (r - base) * b.pi
+    return LossOut(_mean(per, b.weights), per, r - base, base)
 
 # %% ../nbs/03_objectives.ipynb #ff5c9d0b
-def tb_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None)->LossOut:
+def tb_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None, baseline=None)->LossOut:
     "Token-level TB: w·mean_t (log z + log π_t − α(log p_t + ψ))² over the tokens of y (per-token inputs only)."
     b = _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, True, 'tb_token')
     logz = _per_seq(logz, 'logz', len(b.pi), b.pi)
@@ -162,14 +167,14 @@ def tb_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, 
     return LossOut(_mean(per, b.weights), per, (d.sum(-1) / b.n).detach())
 
 # %% ../nbs/03_objectives.ipynb #c1025520
-def rl_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None)->LossOut:
-    "Token-level REINFORCE: −w·mean_t (r_t − b)·log π_t with r_t = α(log p_t + ψ) − sg log π_t (per-token inputs only)."
+def rl_token(logpi, logp, logz, alpha, mask=None, lengths=None, logpi_old=None, psi=None, eps=0.2, weights=None, group=None, baseline=None)->LossOut:
+    "Token-level REINFORCE: −w·mean_t (r_t − b)·log π_t with r_t = α(log p_t + ψ) − sg log π_t, b the group's mean token reward or `baseline` (per-token inputs only)."
     b = _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, True, 'rl_token')
     r = ((b.a * (b.tok_base + b.psi[:, None]) - b.tok_pi) * b.mask).detach()
-    base = _group_mean(r.sum(-1), b.n, _group_ids(group, len(r), r.device), b.weights)
+    base = _group_mean(r.sum(-1), b.n, _group_ids(group, len(r), r.device), b.weights) if baseline is None else _per_seq(baseline, 'baseline', len(r), r).detach()
     adv = (r - base[:, None]) * b.mask
     per = -b.w * (adv * b.tok_pi).sum(-1) / b.n
-    return LossOut(_mean(per, b.weights), per, (adv.sum(-1) / b.n).detach())
+    return LossOut(_mean(per, b.weights), per, (adv.sum(-1) / b.n).detach(), base)
 
 # %% ../nbs/03_objectives.ipynb #438b0a74
 @dataclass(frozen=True)

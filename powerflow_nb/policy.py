@@ -17,8 +17,8 @@ from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
 
 # %% auto #0
-__all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy', 'make_policy',
-           'RolloutBatch', 'train_autocast', 'rollout']
+__all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'token_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy',
+           'make_policy', 'RolloutBatch', 'train_autocast', 'rollout']
 
 # %% ../nbs/06b_policy.ipynb #0b088fd7
 def prepare_policy(model, # model name / local folder, a transformers model, or a PEFT model
@@ -56,7 +56,11 @@ def check_prompt_lengths(items:list, tokenizer, config, context:int|None=None)->
 @torch.no_grad()
 def prompt_states(model, tokenizer, prompts:list, chat:bool=True)->tuple[torch.Tensor, torch.Tensor]:
     "Last-layer hidden states [U, P, H] and mask of left-padded prompts (call inside `base_model` for base states)."
-    ids, mask = encode_prompts(tokenizer, prompts, chat=chat)
+    return token_states(model, *encode_prompts(tokenizer, prompts, chat=chat))
+
+@torch.no_grad()
+def token_states(model, ids:torch.Tensor, mask:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
+    "Last-layer hidden states [B, P, H] (float32) and mask of left-padded token ids `ids` [B, P]."
     dev = next(model.parameters()).device
     ids, mask = ids.to(dev), mask.to(dev)
     pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
@@ -204,6 +208,8 @@ class RolloutBatch:
     psi: torch.Tensor|None # [B] format penalty
     finished: torch.Tensor # [B] bool: the completion ended within the budget
     logpi_old: torch.Tensor|None = None # [B, T] π_old in the training forward's numerics, filled by the batch's first update
+    logz_group: torch.Tensor|None = None # [B] log Z′ at the optimum of each row's group, computed over the whole group (NaN: no other fitted row); None: from the rows trained together (whole groups)
+    baseline: torch.Tensor|None = None # [B] the RL objectives' group baseline, computed over the whole group; None: from the rows trained together
 
     def behaviour_logprobs(self, rows:torch.Tensor, logpi:torch.Tensor)->torch.Tensor:
         "log π_old of `rows` for the IS weight: the sampler's log q if it sampled tempered (T or top-p ≠ 1), else the first update's own log π_θ."

@@ -238,12 +238,14 @@ def batch_loss(policy, logz, batch:RolloutBatch, rows:torch.Tensor, objective:Ob
     n_pol, n_fit = counts or (int(keep.sum()), int(fit_rows.sum()))
     psi, base, z = batch.penalties(config), batch.base_logp[rows], logz_values(logz, batch, rows)
     kw = dict(mask=s.completion_mask[rows].to(dev), logpi_old=batch.behaviour_logprobs(rows, logpi), psi=None if psi is None else psi[rows],
-              eps=config.clip_eps, group=config.n_rollouts)
+              eps=config.clip_eps, group=config.n_rollouts, baseline=None if batch.baseline is None else batch.baseline[rows])
     loss, fit, zp = logpi.sum() * 0, None, z.detach()
     if objective.uses_logz and fit_rows.any():  # the learned log Z′ regresses on its rows' residuals
         fit = objective(logpi.detach(), base, z, alpha, weights=fit_rows.to(logpi.dtype), **kw)
         loss = loss + (fit.per_seq * fit_rows).sum() / max(n_fit, 1)
-        if config.logz_mode == 'group' and objective.additive_logz:  # residuals at log Z′ = 0 are additive in log Z′
+    if config.logz_mode == 'group' and objective.additive_logz:  # residuals at log Z′ = 0 are additive in log Z′
+        if batch.logz_group is not None: zp = torch.where(batch.logz_group[rows].isnan(), zp, batch.logz_group[rows])  # computed over the whole group
+        elif fit is not None:
             loo, ok = leave_one_out_mean(fit.residual - zp, fit_rows, config.n_rollouts)
             zp = torch.where(ok, -loo, zp)  # log Z′ at the optimum of the group's other fitted rows; the learned one where there are none
     if not keep.any(): return BatchLoss(loss, None, fit, logpi, keep, fit_rows)  # 'mask' and every row cut: no policy loss
