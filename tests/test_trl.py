@@ -5,7 +5,7 @@ import pytest, torch
 pytestmark = pytest.mark.slow
 
 def test_powerflow_trl_smollm2_three_updates(tmp_path):
-    from powerflow_nb.lm import load_lm
+    from powerflow_nb.models import load_lm
     from powerflow_nb.data import arithmetic
     from powerflow_nb.toy import format_table
     from powerflow_nb.trl import run_powerflow_trl
