@@ -256,6 +256,7 @@ def render_shade_key()->str:
 
 _MARK = {True: '<span style="color:#2ca02c">✓</span>', False: '<span style="color:#d62728">✗</span>', None: ''}
 _CELL = 'padding:1px 4px;text-align:right;white-space:nowrap;'
+_TEXT = 'font-size:12px;line-height:1.4;' # the explorer's HTML text (an ipywidgets HTML widget's line is a whole widget row, 28 px)
 
 # %% ../nbs/09_widgets.ipynb #e7e3d243
 def render_column(r:MethodResult, # one method's result
@@ -267,7 +268,8 @@ def render_column(r:MethodResult, # one method's result
     color = color or METHOD_COLORS.get(r.method, ADAPTER_COLORS[0])
     metrics = ' · '.join(f"{_tip(k)} {_num(v)}" for k, v in r.metrics.items())
     heads = ['completion'] + (['p(y) here'] if exact else []) + ['|y|', 'log p', 'log p^α', 'p_α(y)' if exact else 'w (self-norm.)']
-    head = f'<th style="{_CELL}font-weight:normal;color:#555">{_tip(r.grader) if r.grader else ""}</th>' + ''.join(f'<th style="{_CELL}">{_tip(h)}</th>' for h in heads)
+    head = ''.join(f'<th style="{_CELL}{"text-align:left;" if h == "completion" else ""}">{_tip(h)}</th>' for h in heads)
+    head = f'<th style="{_CELL}text-align:left;font-weight:normal;color:#555">{_tip(r.grader) if r.grader else ""}</th>' + head
     rows = ''.join(
         f'<tr><td>{_MARK[s.correct]}</td><td style="white-space:pre-wrap;word-break:break-word;font-family:monospace;text-align:left">{_shaded(s)}</td>'
         + (f'<td style="{_CELL}">{s.prob:.3f}</td>' if exact else '')
@@ -277,7 +279,7 @@ def render_column(r:MethodResult, # one method's result
     note = f' · {html.escape(r.note)}' if r.note else ''
     key = render_shade_key() if any(s.pieces for s in r.samples) else ''
     return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" '
-            f'data-note="{html.escape(r.note)}" style="font-size:12px">'
+            f'data-note="{html.escape(r.note)}" style="{_TEXT}">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
             f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>{key}'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
@@ -319,7 +321,7 @@ def render_summary(methods:tuple, # method keys, in column order
         rows.append(f'<tr class="{cls}-row" data-method="{html.escape(m)}" data-state="{state}" style="border-top:1px solid #eee">'
                     f'<td style="{_CELL}text-align:left">{swatch}{html.escape(labels[m])}</td><td style="{_CELL}text-align:left;color:#555">{shown}</td>'
                     f'{cells}' + ('' if exact else f'<td style="{_CELL}text-align:left;color:#555">{diag}</td>') + '</tr>')
-    return (f'<table class="{cls}" style="border-collapse:collapse;font-size:12px;margin:2px 0">'
+    return (f'<table class="{cls}" style="border-collapse:collapse;{_TEXT}margin:2px 0">'
             f'<tr style="color:#555">{head}</tr>{"".join(rows)}</table>')
 
 def render_pinned(results:dict, # {method: MethodResult} to keep on screen
@@ -333,14 +335,14 @@ def render_pinned(results:dict, # {method: MethodResult} to keep on screen
     summary = render_summary(tuple(results), results, {m: r.label for m, r in results.items()}, colors, exact, grader, cls='pf-pinned-summary')
     cols = ''.join(f'<div style="flex:1 1 320px;min-width:300px;max-height:400px;overflow:auto;margin:0 8px 8px 0">'
                    f'{render_column(r, exact, "pf-pinned-col", colors[m])}</div>' for m, r in results.items())
-    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px;font-size:12px">'
+    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px;{_TEXT}">'
             f'<b>pinned: α = {alpha:.2f}</b>{summary}'
             f'<details><summary>pinned samples</summary><div style="display:flex;flex-wrap:wrap">{cols}</div></details></div>')
 
 def render_glossary()->str:
     "HTML caption that explains every number the explorer shows."
     items = ''.join(f'<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>' for k, v in METRIC_HELP.items())
-    return (f'<details class="pf-glossary" style="font-size:12px"><summary>what the numbers mean</summary>'
+    return (f'<details class="pf-glossary" style="{_TEXT}"><summary>what the numbers mean</summary>'
             f'<ul style="margin:2px 0">{items}</ul></details>')
 
 def render_pending(label:str, method:str, alpha:float,
@@ -351,7 +353,7 @@ def render_pending(label:str, method:str, alpha:float,
     color = color or METHOD_COLORS.get(method, ADAPTER_COLORS[0])
     state, text = ('queued', f'queued: α = {alpha:.2f}') if progress is None else ('running', f'sampling at α = {alpha:.2f} · {_computing(*progress)}')
     return (f'<div class="pf-col pf-pending" data-method="{html.escape(method)}" data-alpha="{alpha:.2f}" data-state="{state}" '
-            f'style="font-size:12px;color:#888"><div style="border-top:4px solid {color};font-weight:bold">{html.escape(label)}</div>'
+            f'style="{_TEXT}color:#888"><div style="border-top:4px solid {color};font-weight:bold">{html.escape(label)}</div>'
             f'<div>{text}</div></div>')
 
 def render_error(exc:BaseException)->str:
@@ -463,14 +465,14 @@ class ExplorerControls:
         short = dict(description_width='initial') # labels as wide as their text: the settings fit one row at laptop width
         self.w_alpha = W.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.01, description='α', readout_format='.2f',
                                         continuous_update=False, style=short, layout=W.Layout(width='300px')).add_class('pf-alpha')
-        self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='64px')).add_class('pf-preset')
+        self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='72px')).add_class('pf-preset')
                           for a in PRESETS]
         self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
                                    layout=W.Layout(width='110px', display='none' if exact else None)).add_class('pf-resample')
         self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown results below, to compare with another α',
                                     layout=W.Layout(width='80px')).add_class('pf-pin')
-        self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
-                                        style=dict(button_width='56px', description_width='initial'), layout=W.Layout(display='none' if exact else None))
+        self.w_source = W.ToggleButtons(options=['list', 'typed'], tooltips=['the prompt picked in the list', 'the prompt typed in the box'],
+                                        style=dict(button_width='64px'), layout=W.Layout(display='none' if exact else None))
         self.list_options = [(p['label'], i) for i, p in enumerate(backend.prompts)]
         self.list_index, self.syncing = 0, False # the list's prompt last picked; True while `show_source` rewrites the dropdown
         self.w_prompt = W.Dropdown(options=self.list_options, value=0, description='prompt', style=short,
@@ -485,8 +487,8 @@ class ExplorerControls:
                                          style=short, layout=lm_only('140px'))
         self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', style=short,
                                        layout=lm_only('150px')).add_class('pf-seed')
-        self.w_grader = W.ToggleButtons(options=list(GRADERS), value=grader, description='✓/✗ grader', tooltips=[METRIC_HELP[g] for g in GRADERS],
-                                        style=dict(button_width='60px', description_width='initial'),
+        self.w_grader = W.ToggleButtons(options=[(f'✓/✗ {g}', g) for g in GRADERS], value=grader, tooltips=[METRIC_HELP[g] for g in GRADERS],
+                                        style=dict(button_width='96px'),
                                         layout=W.Layout(display='none' if exact else None)).add_class('pf-grader')
         self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto')).add_class(f'pf-method-{m}')
                           for m, lbl in backend.methods.items()}
@@ -594,7 +596,7 @@ class ExplorerView(ExplorerControls):
         self.figure = ExplorerFigure(self.labels, self.colors, self.exact)
         row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
         self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample), row(self.w_source, self.w_prompt, self.w_text),
-                          row(*self.w_methods.values()), row(self.w_n, self.w_budget, self.w_tokens, self.w_seed, self.w_grader),
+                          row(*self.w_methods.values(), self.w_grader), row(self.w_n, self.w_budget, self.w_tokens, self.w_seed),
                           row(self.w_progress, self.w_status), self.w_error, self.w_summary, self.w_pinned, self.figure.w_fig,
                           self.w_columns, self.w_export, W.HTML(render_glossary())]).add_class('pf-explorer')
 
