@@ -20,13 +20,15 @@ from .viz import toy_distributions, sequence_labels, length_distribution
 
 
 # %% auto #0
-__all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'METRIC_HELP', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE',
-           'TOKENS_RANGE', 'BUDGET_RANGE', 'SEED_RANGE', 'EXPORT_COLUMNS', 'COST_RANK', 'CACHE_SIZE', 'Sample',
-           'MethodResult', 'power_weights', 'Cancelled', 'Request', 'CancellableDecoder', 'as_prompts', 'ToyBackend',
-           'render_column', 'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'render_status',
-           'make_backend', 'ExplorerState', 'ExplorerControls', 'ExplorerFigure', 'ExplorerView', 'ExplorerWorker',
-           'ExplorerInputs', 'ExplorerRequests', 'render_downloads', 'ExplorerResults', 'AlphaExplorer',
-           'default_prompts', 'Draw', 'sir_from', 'DrawCache', 'LMSampler', 'LMBackend']
+__all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'ADAPTER_COLORS', 'NEXT_TOKEN_COLOR', 'METRIC_HELP',
+           'SHADE_RGB', 'SHADE_MAX', 'SUMMARY_METRICS', 'ALPHA_RANGE', 'PRESETS', 'N_RANGE', 'TOKENS_RANGE',
+           'BUDGET_RANGE', 'SEED_RANGE', 'GRADERS', 'TYPED', 'FIGURE_HEIGHT', 'EXPORT_COLUMNS', 'COST_RANK',
+           'CACHE_SIZE', 'Sample', 'MethodResult', 'power_weights', 'Cancelled', 'Request', 'CancellableDecoder',
+           'as_prompts', 'method_colors', 'ToyBackend', 'render_shade_key', 'render_column', 'render_summary',
+           'render_pinned', 'render_glossary', 'render_pending', 'render_error', 'render_status', 'make_backend',
+           'ExplorerState', 'ExplorerControls', 'ExplorerFigure', 'ExplorerView', 'ExplorerWorker', 'ExplorerInputs',
+           'ExplorerRequests', 'render_downloads', 'ExplorerResults', 'AlphaExplorer', 'default_prompts', 'Draw',
+           'sir_from', 'DrawCache', 'LMSampler', 'LMBackend']
 
 # %% ../nbs/09_widgets.ipynb #3d1e3e46
 @dataclass
@@ -35,7 +37,7 @@ class Sample:
     text:str # the completion as text
     length:int # |y|, EOS included when generated
     logp:float # log p(y|x) under the base model
-    weight:float # normalised p^α weight (sampled: over the column; toy: the exact p_α(y))
+    weight:float # p^α weight: sampled, self-normalised over the column (an importance weight); toy, the exact p_α(y)
     prob:float|None=None # probability under the column's distribution (toy LMs only)
     correct:bool|None=None # graded against the prompt's answer (None when the prompt has none)
     alpha:float=1.0 # the column's α
@@ -58,6 +60,7 @@ class MethodResult:
     alpha:float=1.0 # the α this result was computed at
     seconds:float=0.0 # wall time
     note:str='' # how it was obtained, e.g. 'cached' or 'α = 1: base sampling'
+    grader:str|None=None # what set the samples' `correct`: 'strict' or 'lenient' (real LMs), 'exact' (toy); None: no answer
 
 def power_weights(logp:torch.Tensor, # [N] total base log p(y|x) of N samples
                   alpha:float, # the power α
@@ -81,6 +84,7 @@ class Request:
     seed:int=0 # RNG seed: the same inputs give the same samples
     max_new_tokens:int=48 # real LMs: maximum |y|
     budget:int=8 # real LMs: SIR proposals / MH steps per block / SMC particles
+    grader:str='strict' # real LMs: the ✓/✗ grader, a mode of `powerflow_nb.data.is_correct` ('strict' or 'lenient')
 
 class CancellableDecoder:
     "Wraps a decoder-protocol model; calls `check()` before every forward pass (raising `Cancelled` when stale)."
@@ -121,7 +125,15 @@ TOY_METHODS = {'base': 'base p (T = 1)', 'temperature': 'temperature 1/α', 'pow
 LM_METHODS = {'base': 'base (T = 1)', 'temperature': 'temperature 1/α', 'sir': 'SIR', 'mh': 'MH', 'smc': 'SMC'}
 POWER_METHODS = ('temperature', 'sir', 'mh', 'smc') # the columns that depend on α (at α = 1 they are base sampling)
 METHOD_COLORS = {'base': '#7f7f7f', 'temperature': '#1f77b4', 'power': '#d62728', 'sir': '#d62728', 'mh': '#ff7f0e',
-                 'smc': '#9467bd', 'latb': '#2ca02c'}
+                 'smc': '#9467bd', 'latb': '#2ca02c'} # 'power' (toy) and 'sir' (real LMs) never share an explorer
+ADAPTER_COLORS = ('#8c564b', '#e377c2', '#bcbd22', '#393b79', '#637939', '#843c39') # trained adapters, in turn
+NEXT_TOKEN_COLOR = '#17becf' # the next-token p^α bars: no method's colour
+
+def method_colors(methods)->dict:
+    "{method: colour} for an explorer's methods: the built-ins' `METHOD_COLORS`, adapters `ADAPTER_COLORS` in turn."
+    adapters = [m for m in methods if m not in METHOD_COLORS]
+    return {m: METHOD_COLORS.get(m) or ADAPTER_COLORS[adapters.index(m) % len(ADAPTER_COLORS)] for m in methods}
+
 
 # %% ../nbs/09_widgets.ipynb #0e37b72e
 def _toy_text(lm, idx): return [t.replace(lm.names[lm.eos_id], '⏎') for t in sequence_labels(lm, idx)]
@@ -161,7 +173,8 @@ class ToyBackend:
             hit = torch.tensor([t.rstrip('⏎') == str(ans) for t in _toy_text(lm, torch.arange(logq.numel()))])
             metrics['P(correct)'] = logq.exp()[hit].sum().item()
         L = length_distribution(logq, lm.lengths)
-        return MethodResult(method, self.methods[method], samples, metrics, list(range(1, len(L))), L[1:].tolist(), a)
+        return MethodResult(method, self.methods[method], samples, metrics, list(range(1, len(L))), L[1:].tolist(), a,
+                            grader=None if ans is None else 'exact')
 
 # %% ../nbs/09_widgets.ipynb #9d3c437e
 def _toy_seq_logp(adapter, toy:ToyLM, name:str)->torch.Tensor:
@@ -188,24 +201,33 @@ def _check_adapters(adapters, toy=None)->dict:
 
 # %% ../nbs/09_widgets.ipynb #67d82442
 METRIC_HELP = {
-    'completion': "the sampled text, each token shaded by its base probability (darker = less likely; hover a token for p)",
+    'completion': "the sampled text, each token shaded by its base probability p on a log scale (white: p = 1, darkest: p ≤ 0.001; hover a token for p)",
     'p(y) here': "probability of the completion under this column's own distribution (exact, toy LMs)",
     '|y|': "completion length in tokens, EOS included when generated; 'cut' = stopped at max new tokens without EOS",
     'log p': "total log-probability log p(y|x) of the completion under the base model",
     'log p^α': "α·log p(y|x): the completion's unnormalised log-target under p_α",
-    'w': "p^α weight: p(y)^α / Σ p^α over this column's samples (toy: the exact p_α(y)); with few samples it is near 0 or 1",
+    'w (self-norm.)': "self-normalised importance weight of the sample for the target p_α: p(y)^α / Σ p^α over this column's samples. "
+                      "The column's weights sum to 1; a weight says how much of the column's p^α mass the sample holds, not how "
+                      "likely y is. With few samples it is near 0 or 1",
+    'p_α(y)': "the exact probability of the completion under the power distribution p_α (toy LMs)",
+    'strict': "✓/✗ graded by powerflow_nb.data.is_correct(text, answer, 'strict'): only the last non-empty \\boxed{…} is read, "
+              "a completion without one is ✗",
+    'lenient': "✓/✗ graded by powerflow_nb.data.is_correct(text, answer, 'lenient', ended): the last \\boxed{…}, else a "
+               "final-answer phrase ('the answer is 4') or a last '= 4' line; a completion cut at max new tokens counts only with a closed \\boxed{}",
+    'exact': "✓/✗: the completion, EOS dropped, equals the answer (toy LMs)",
     'mean |y|': "mean completion length", 'E|y|': "expected completion length", 'entropy': "entropy of the column's distribution (nats)",
     'TV to p_α': "total-variation distance from this column's distribution to the exact p_α",
     'P(correct)': "probability mass on completions that match the answer",
     'log p/tok': "mean over samples of log p(y|x)/|y|: per-token base log-likelihood",
     'distinct': "number of different completions among the samples",
     'cut': "samples stopped at max new tokens without EOS",
-    'accuracy': "fraction of samples whose answer is correct",
+    'accuracy': "fraction of samples whose answer is correct, by the grader named in brackets",
     'cost': "forward tokens per sample: token positions run through the model, proposals and particles included",
     'ess': "effective sample size (Σw)²/Σw² of the final importance weights, mean over runs (of budget)",
     'ess_min': "smallest effective sample size seen during the run (SMC: over all steps)",
     'resamplings': "SMC: resampling steps per run (ESS fell below half the particles)",
     'acceptance': "MH: fraction of proposals accepted",
+    'state': "seconds the column took (and whether it came from the cache), or its progress while it is computed, or queued",
 }
 
 def _num(v): return ('0' if abs(v) < 1e-9 else f"{v:.3g}") if isinstance(v, float) else str(v)
@@ -213,26 +235,41 @@ def _tip(name:str, text:str=None)->str:
     "`text` (default: `name`) with `METRIC_HELP[name]` as its tooltip."
     return f'<span title="{html.escape(METRIC_HELP.get(name, name))}">{html.escape(text or name)}</span>'
 
+SHADE_RGB, SHADE_MAX = '255,193,7', 0.75 # token shading: amber, at most this opaque
+
+def _shade(p:float)->float:
+    "Opacity of a token's shade: −log10(p)/3 of `SHADE_MAX`, so p = 1 stays white and p ≤ 0.001 is the darkest."
+    return SHADE_MAX * min(max(0.0, -math.log10(max(p, 1e-3)) / 3), 1.0)
+
 def _shaded(s:Sample)->str:
     "The completion's text, each token shaded by its base probability when known."
     if not s.pieces: return html.escape(s.text)
-    return ''.join(f'<span title="p = {p:.3f}" style="background:rgba(255,127,14,{0.7 * (1 - p):.2f})">{html.escape(t)}</span>'
+    return ''.join(f'<span title="p = {p:.3f}" style="background:rgba({SHADE_RGB},{_shade(p):.2f})">{html.escape(t)}</span>'
                    for t, p in s.pieces)
+
+def render_shade_key()->str:
+    "HTML colour bar of the token shading: the shades of p = 1, 0.1, 0.01 and ≤ 0.001."
+    steps = ''.join(f'<span style="background:rgba({SHADE_RGB},{_shade(p):.2f});padding:0 6px;font-family:monospace">{t}</span>'
+                    for p, t in [(1.0, 'p = 1'), (0.1, '0.1'), (0.01, '0.01'), (1e-3, '≤ 0.001')])
+    return (f'<div class="pf-shade-key" title="{html.escape(METRIC_HELP["completion"])}" style="color:#555;margin:2px 0">'
+            f'tokens shaded by base p (log scale): <span style="border:1px solid #ccc">{steps}</span> · hover a token for its p</div>')
 
 _MARK = {True: '<span style="color:#2ca02c">✓</span>', False: '<span style="color:#d62728">✗</span>', None: ''}
 _CELL = 'padding:1px 4px;text-align:right;white-space:nowrap;'
-
+_TEXT = 'font-size:12px;line-height:1.4;' # the explorer's HTML text (an ipywidgets HTML widget's line is a whole widget row, 28 px)
 
 # %% ../nbs/09_widgets.ipynb #e7e3d243
 def render_column(r:MethodResult, # one method's result
                   exact:bool=False, # toy LM: add the probability under the column's distribution
                   cls:str='pf-col', # CSS class of the column (pinned copies get another)
+                  color:str|None=None, # the method's colour (default: its `METHOD_COLORS` entry, else the first adapter colour)
                  )->str:
     "HTML of one result column."
-    color = METHOD_COLORS.get(r.method, '#17becf')
+    color = color or METHOD_COLORS.get(r.method, ADAPTER_COLORS[0])
     metrics = ' · '.join(f"{_tip(k)} {_num(v)}" for k, v in r.metrics.items())
-    heads = ['completion'] + (['p(y) here'] if exact else []) + ['|y|', 'log p', 'log p^α', 'w']
-    head = '<th></th>' + ''.join(f'<th style="{_CELL}">{_tip(h)}</th>' for h in heads)
+    heads = ['completion'] + (['p(y) here'] if exact else []) + ['|y|', 'log p', 'log p^α', 'p_α(y)' if exact else 'w (self-norm.)']
+    head = ''.join(f'<th style="{_CELL}{"text-align:left;" if h == "completion" else ""}">{_tip(h)}</th>' for h in heads)
+    head = f'<th style="{_CELL}text-align:left;font-weight:normal;color:#555">{_tip(r.grader) if r.grader else ""}</th>' + head
     rows = ''.join(
         f'<tr><td>{_MARK[s.correct]}</td><td style="white-space:pre-wrap;word-break:break-word;font-family:monospace;text-align:left">{_shaded(s)}</td>'
         + (f'<td style="{_CELL}">{s.prob:.3f}</td>' if exact else '')
@@ -240,34 +277,84 @@ def render_column(r:MethodResult, # one method's result
         + f'<td style="{_CELL}">{s.logp:.1f}</td><td style="{_CELL}">{s.logp_alpha:.1f}</td><td style="{_CELL}">{s.weight:.3f}</td></tr>'
         for s in r.samples)
     note = f' · {html.escape(r.note)}' if r.note else ''
+    key = render_shade_key() if any(s.pieces for s in r.samples) else ''
     return (f'<div class="{cls}" data-method="{html.escape(r.method)}" data-alpha="{r.alpha:.2f}" '
-            f'data-note="{html.escape(r.note)}" style="font-size:12px">'
+            f'data-note="{html.escape(r.note)}" style="{_TEXT}">'
             f'<div style="border-top:4px solid {color};font-weight:bold">{html.escape(r.label)}</div>'
-            f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>'
+            f'<div style="color:#555">α = {r.alpha:.2f} · {metrics} · {r.seconds:.1f}s{note}</div>{key}'
             f'<table style="border-collapse:collapse;width:100%"><tr>{head}</tr>{rows}</table></div>')
 
 # %% ../nbs/09_widgets.ipynb #8944236f
+SUMMARY_METRICS = {True: ('P(correct)', 'E|y|', 'entropy', 'TV to p_α'), # toy LMs
+                   False: ('accuracy', 'log p/tok', 'mean |y|', 'distinct', 'cut', 'cost')} # real LMs
+_PROGRESS = '<progress style="width:48px;height:8px;vertical-align:middle"></progress>' # indeterminate: animates while shown
+
+def _computing(passes:int, seconds:float)->str:
+    "What a column being computed shows: a progress bar, its forward passes (when counted) and its seconds so far."
+    return f'{_PROGRESS} {f"{passes} forward passes · " if passes else ""}{seconds:.1f} s'
+
+def render_summary(methods:tuple, # method keys, in column order
+                   results:dict, # {method: MethodResult} finished so far
+                   labels:dict, # {method: title}
+                   colors:dict, # {method: colour}
+                   exact:bool=False, # toy LM
+                   grader:str|None=None, # the ✓/✗ grader, named in the graded column's header; None: the prompt has no answer
+                   running:tuple|None=None, # (method, forward passes, seconds) of the column being computed
+                   cls:str='pf-summary', # CSS class of the table (pinned copies get another)
+                  )->str:
+    "HTML table, a row per method: colour and title, state (seconds, progress while it computes, or queued) and metrics."
+    keys = [k for k in SUMMARY_METRICS[exact] if grader or k not in ('accuracy', 'P(correct)')]
+    th = lambda body, left=False: f'<th style="{_CELL}{"text-align:left;" if left else ""}">{body}</th>'
+    head = (th('method', True) + th(_tip('state'), True)
+            + ''.join(th(_tip(k, f'{k} ({grader})' if k in ('accuracy', 'P(correct)') else k)) for k in keys)
+            + ('' if exact else th('diagnostics', True)))
+    rows = []
+    for m in methods:
+        r, swatch = results.get(m), f'<span style="display:inline-block;width:10px;height:10px;margin-right:4px;background:{colors[m]}"></span>'
+        if r is not None:
+            state, shown = 'done', f'{r.seconds:.1f} s' + (f' · {html.escape(r.note)}' if r.note else '')
+            cells = ''.join(f'<td style="{_CELL}">{_num(r.metrics[k]) if k in r.metrics else "–"}</td>' for k in keys)
+            diag = ' · '.join(f"{_tip(k)} {_num(v)}" for k, v in r.metrics.items() if k not in SUMMARY_METRICS[exact])
+        else:
+            state = 'running' if running and running[0] == m else 'queued'
+            shown, cells, diag = _computing(*running[1:]) if state == 'running' else 'queued', f'<td style="{_CELL}"></td>' * len(keys), ''
+        rows.append(f'<tr class="{cls}-row" data-method="{html.escape(m)}" data-state="{state}" style="border-top:1px solid #eee">'
+                    f'<td style="{_CELL}text-align:left">{swatch}{html.escape(labels[m])}</td><td style="{_CELL}text-align:left;color:#555">{shown}</td>'
+                    f'{cells}' + ('' if exact else f'<td style="{_CELL}text-align:left;color:#555">{diag}</td>') + '</tr>')
+    return (f'<table class="{cls}" style="border-collapse:collapse;{_TEXT}margin:2px 0">'
+            f'<tr style="color:#555">{head}</tr>{"".join(rows)}</table>')
+
 def render_pinned(results:dict, # {method: MethodResult} to keep on screen
                   alpha:float, # their α
                   exact:bool=False, # toy LM columns
+                  colors:dict|None=None, # {method: colour} (default: `method_colors` of the pinned methods)
                  )->str:
-    "HTML of a pinned set of columns, shown under the live ones for comparison."
+    "HTML of a pinned set of results, shown under the live summary for comparison: its summary, its samples folded."
+    colors = colors or method_colors(results)
+    grader = next((r.grader for r in results.values() if r.grader), None)
+    summary = render_summary(tuple(results), results, {m: r.label for m, r in results.items()}, colors, exact, grader, cls='pf-pinned-summary')
     cols = ''.join(f'<div style="flex:1 1 320px;min-width:300px;max-height:400px;overflow:auto;margin:0 8px 8px 0">'
-                   f'{render_column(r, exact, "pf-pinned-col")}</div>' for r in results.values())
-    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px">'
-            f'<b>pinned: α = {alpha:.2f}</b><div style="display:flex;flex-wrap:wrap">{cols}</div></div>')
+                   f'{render_column(r, exact, "pf-pinned-col", colors[m])}</div>' for m, r in results.items())
+    return (f'<div class="pf-pinned-row" data-alpha="{alpha:.2f}" style="border-left:4px solid #bbb;padding-left:6px;{_TEXT}">'
+            f'<b>pinned: α = {alpha:.2f}</b>{summary}'
+            f'<details><summary>pinned samples</summary><div style="display:flex;flex-wrap:wrap">{cols}</div></details></div>')
 
 def render_glossary()->str:
-    "HTML caption that explains every number the columns show."
+    "HTML caption that explains every number the explorer shows."
     items = ''.join(f'<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>' for k, v in METRIC_HELP.items())
-    return (f'<details class="pf-glossary" style="font-size:12px"><summary>what the numbers mean</summary>'
+    return (f'<details class="pf-glossary" style="{_TEXT}"><summary>what the numbers mean</summary>'
             f'<ul style="margin:2px 0">{items}</ul></details>')
 
-def render_pending(label:str, method:str, alpha:float)->str:
-    "HTML of a column whose result is being computed."
-    return (f'<div class="pf-col pf-pending" data-method="{html.escape(method)}" data-alpha="{alpha:.2f}" style="font-size:12px;color:#888">'
-            f'<div style="border-top:4px solid {METHOD_COLORS.get(method, "#17becf")};font-weight:bold">{html.escape(label)}</div>'
-            f'<div>sampling at α = {alpha:.2f} …</div></div>')
+def render_pending(label:str, method:str, alpha:float,
+                   color:str|None=None, # the method's colour (default: its `METHOD_COLORS` entry, else the first adapter colour)
+                   progress:tuple|None=None, # (forward passes, seconds) while it is computed; None: queued
+                  )->str:
+    "HTML of a column whose result is pending: queued, or being computed (with its progress)."
+    color = color or METHOD_COLORS.get(method, ADAPTER_COLORS[0])
+    state, text = ('queued', f'queued: α = {alpha:.2f}') if progress is None else ('running', f'sampling at α = {alpha:.2f} · {_computing(*progress)}')
+    return (f'<div class="pf-col pf-pending" data-method="{html.escape(method)}" data-alpha="{alpha:.2f}" data-state="{state}" '
+            f'style="{_TEXT}color:#888"><div style="border-top:4px solid {color};font-weight:bold">{html.escape(label)}</div>'
+            f'<div>{text}</div></div>')
 
 def render_error(exc:BaseException)->str:
     "HTML of an exception, shown inline in the widget."
@@ -283,7 +370,6 @@ def render_status(req:Request, state:str, note:str='', exact:bool=False)->str:
             f'{html.escape(req.prompt["label"])} · {html.escape(note)}')
     return f'<span class="pf-status-text" data-state="{state}" data-alpha="{req.alpha:.2f}">{text}</span>'
 
-
 # %% ../nbs/09_widgets.ipynb #1f8a3591
 ALPHA_RANGE, PRESETS = (0.1, 10.0), (0.5, 1.0, 2.0, 4.0)
 
@@ -295,7 +381,12 @@ def _check_slider_alpha(alpha)->float:
 N_RANGE = (1, 32) # the samples slider's range (toy LMs: top completions)
 TOKENS_RANGE, BUDGET_RANGE, SEED_RANGE = (1, 1024), (1, 256), (0, 2**31 - 1) # the ranges of the real-LM boxes
 
+GRADERS = ('strict', 'lenient') # the ✓/✗ graders of real LMs: the modes of `powerflow_nb.data.is_correct`
+
 def _check_box(x, name:str, bounds:tuple)->int: return check_int(x, name, *bounds, why="its box's range")
+def _check_grader(g)->str:
+    if not isinstance(g, str) or g not in GRADERS: raise ValueError(f"grader must be one of {list(GRADERS)}, got {g!r}")
+    return g
 def _check_n(n)->int: return check_int(n, 'n', *N_RANGE, why="the samples slider's range")
 
 def _check_methods(methods, backend)->tuple:
@@ -363,74 +454,102 @@ def _walk(w):
     yield w
     for c in getattr(w, 'children', ()): yield from _walk(c)
 
+TYPED = -1 # the value of the prompt dropdown's entry for the typed prompt
+
 class ExplorerControls:
     "The explorer's inputs as widgets (the base of `ExplorerView`), built from the backend's prompts and methods."
-    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
+    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int, grader:str='strict'):
         exact = self.exact = backend.exact
         lo, hi = (math.log10(v) for v in ALPHA_RANGE)
-        lm_only = W.Layout(display='none') if exact else W.Layout(width='190px')
+        lm_only = lambda width: W.Layout(display='none') if exact else W.Layout(width=width)
+        short = dict(description_width='initial') # labels as wide as their text: the settings fit one row at laptop width
         self.w_alpha = W.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.01, description='α', readout_format='.2f',
-                                        continuous_update=False, layout=W.Layout(width='340px')).add_class('pf-alpha')
-        self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='70px')).add_class('pf-preset')
+                                        continuous_update=False, style=short, layout=W.Layout(width='300px')).add_class('pf-alpha')
+        self.w_presets = [W.Button(description=f'α = {a:g}', tooltip=f'set α to {a:g}', layout=W.Layout(width='72px')).add_class('pf-preset')
                           for a in PRESETS]
         self.w_resample = W.Button(description='Re-sample', icon='refresh', button_style='primary', tooltip='draw a new seed and sample again',
                                    layout=W.Layout(width='110px', display='none' if exact else None)).add_class('pf-resample')
-        self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown columns below, to compare with another α',
-                                    layout=W.Layout(width='90px')).add_class('pf-pin')
-        self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', layout=lm_only).add_class('pf-seed')
-        self.w_source = W.ToggleButtons(options=['list', 'typed'], description='source', tooltip='which prompt is used',
-                                        style=dict(button_width='60px', description_width='50px'), layout=W.Layout(display='none' if exact else None))
-        self.w_prompt = W.Dropdown(options=[(p['label'], i) for i, p in enumerate(backend.prompts)], value=0, description='prompt',
-                                   layout=W.Layout(flex='1 1 320px', max_width='560px'))
+        self.w_pin = W.ToggleButton(description='pin α', icon='thumb-tack', tooltip='keep the shown results below, to compare with another α',
+                                    layout=W.Layout(width='80px')).add_class('pf-pin')
+        self.w_source = W.ToggleButtons(options=['list', 'typed'], tooltips=['the prompt picked in the list', 'the prompt typed in the box'],
+                                        style=dict(button_width='64px'), layout=W.Layout(display='none' if exact else None))
+        self.list_options = [(p['label'], i) for i, p in enumerate(backend.prompts)]
+        self.list_index, self.syncing = 0, False # the list's prompt last picked; True while `show_source` rewrites the dropdown
+        self.w_prompt = W.Dropdown(options=self.list_options, value=0, description='prompt', style=short,
+                                   layout=W.Layout(flex='1 1 320px', max_width='560px')).add_class('pf-prompt')
         self.w_text = W.Text(placeholder='type a prompt and press Enter', continuous_update=False,
-                             layout=W.Layout(display='none') if exact else W.Layout(flex='1 1 240px'))
+                             layout=W.Layout(display='none') if exact else W.Layout(flex='1 1 200px')).add_class('pf-text')
         self.w_n = W.IntSlider(value=n, min=N_RANGE[0], max=N_RANGE[1], description='top' if exact else 'samples',
-                               continuous_update=False, layout=W.Layout(width='260px'))
-        self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', layout=lm_only,
-                                         tooltip='SIR proposals / MH steps per block / SMC particles')
+                               continuous_update=False, style=short, layout=W.Layout(width='240px'))
+        self.w_budget = W.BoundedIntText(value=budget, min=BUDGET_RANGE[0], max=BUDGET_RANGE[1], description='budget', style=short,
+                                         layout=lm_only('125px'), tooltip='SIR proposals / MH steps per block / SMC particles')
         self.w_tokens = W.BoundedIntText(value=max_new_tokens, min=TOKENS_RANGE[0], max=TOKENS_RANGE[1], description='max tokens',
-                                         layout=lm_only)
+                                         style=short, layout=lm_only('140px'))
+        self.w_seed = W.BoundedIntText(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description='seed', style=short,
+                                       layout=lm_only('150px')).add_class('pf-seed')
+        self.w_grader = W.ToggleButtons(options=[(f'✓/✗ {g}', g) for g in GRADERS], value=grader, tooltips=[METRIC_HELP[g] for g in GRADERS],
+                                        style=dict(button_width='96px'),
+                                        layout=W.Layout(display='none' if exact else None)).add_class('pf-grader')
         self.w_methods = {m: W.Checkbox(value=m in methods, description=lbl, indent=False, layout=W.Layout(width='auto')).add_class(f'pf-method-{m}')
                           for m, lbl in backend.methods.items()}
+        self.w_prompt.observe(self._remember, names='value')
+        for w in (self.w_source, self.w_text): w.observe(lambda _: self.show_source(), names='value')
 
     @property
     def inputs(self)->tuple:
         "The widgets whose every change re-samples (the prompt's list and text box switch the source first)."
-        return (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_source, *self.w_methods.values())
+        return (self.w_alpha, self.w_n, self.w_seed, self.w_budget, self.w_tokens, self.w_grader, self.w_source, *self.w_methods.values())
+
+    def _remember(self, change):
+        if not self.syncing and change['new'] != TYPED: self.list_index = change['new']
+
+    def show_source(self):
+        "The dropdown shows the prompt in use: while the source is 'typed' (real LMs), the typed prompt's own entry, selected."
+        typed, text = self.w_source.value == 'typed' and not self.exact, self.w_text.value.strip()
+        options = self.list_options + ([(f'✎ typed: {_label(text) if text else "(empty)"}', TYPED)] if (typed or text) and not self.exact else [])
+        self.syncing = True  # a new list of options resets the selection: no observer may take that for a pick
+        try:
+            if list(self.w_prompt.options) != options: self.w_prompt.options = options
+            self.w_prompt.value = TYPED if typed else self.list_index
+        finally: self.syncing = False
 
 # %% ../nbs/09_widgets.ipynb #eba8b2b6
-def _method_color(m, i): return METHOD_COLORS.get(m, qualitative.Dark2[i % len(qualitative.Dark2)])
+FIGURE_HEIGHT = 300 # px
+
+def _plotly_text(s:str)->str:
+    "`s` for a plotly label: `<`, `>` and `&` as entities (plotly reads tags), quotes as they are (plotly shows `&quot;` literally)."
+    return html.escape(s, quote=False)
 
 def _figure_layout(exact:bool)->dict:
-    "The figure's layout: next-token escort (left) and per-method spread (right), two axes laid out by hand."
+    "The figure's layout: next-token escort (left) and per-method spread (right), two axes laid out by hand, the legend on the right."
     right = 'length distribution P(|y|)' if exact else 'samples: length vs log p(y)'
     title = lambda text, x: dict(text=f'<b>{text}</b>', x=x, y=1.0, xref='paper', yref='paper', xanchor='center', yanchor='bottom', showarrow=False)
-    return dict(height=440, autosize=True, barmode='group', margin=dict(l=50, r=10, t=70, b=40), title=dict(text='α = …'),
-                legend=dict(orientation='h', x=0, y=-0.2, yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
-                xaxis=dict(domain=[0, 0.4], title='token'), yaxis=dict(title='probability'),
-                xaxis2=dict(domain=[0.5, 1], anchor='y2', title='|y| (EOS included)'),
+    return dict(height=FIGURE_HEIGHT, autosize=True, barmode='group', margin=dict(l=50, r=10, t=56, b=40), title=dict(text='α = …'),
+                legend=dict(x=1.02, y=1, xanchor='left', yanchor='top', font_size=10, itemclick=False, itemdoubleclick=False),
+                xaxis=dict(domain=[0, 0.42], title='token'), yaxis=dict(title='probability'),
+                xaxis2=dict(domain=[0.54, 1], anchor='y2', title='|y| (EOS included)'),
                 yaxis2=dict(anchor='x2', title='P(|y|)' if exact else 'log p(y|x)'),
-                annotations=[title('next token: base p vs p^α', 0.2), title(right, 0.75)])
+                annotations=[title('next token: base p vs p^α', 0.21), title(right, 0.77)])
 
 def _stacked(r:MethodResult)->dict:
     "Scatter arguments for a sampled column: one marker per distinct completion, sized by how many samples it is."
     pts = {}
     for s, x, y in zip(r.samples, r.plot_x, r.plot_y): pts.setdefault(s.text, [x, y, 0])[2] += 1
-    texts = [f'×{k} · {html.escape(t[:80])}' if k > 1 else html.escape(t[:80]) for t, (_, _, k) in pts.items()]
+    texts = [f'×{k} · {_plotly_text(t[:80])}' if k > 1 else _plotly_text(t[:80]) for t, (_, _, k) in pts.items()]
     return dict(x=[x for x, _, _ in pts.values()], y=[y for _, y, _ in pts.values()], text=texts,
                 marker_size=[8 + 4 * (k - 1) for _, _, k in pts.values()])
 
 # %% ../nbs/09_widgets.ipynb #48e2ba2c
 class ExplorerFigure:
     "The explorer's plotly figure, two bar traces for the next token and one spread trace per method, shown in `w_fig`."
-    def __init__(self, labels:dict, exact:bool):
+    def __init__(self, labels:dict, colors:dict, exact:bool):
         self.exact, self.fig, self.trace = exact, go.Figure(layout=_figure_layout(exact)), {} # trace: method -> index in fig.data
         self.fig.add_bar(name='base p', marker_color=METHOD_COLORS['base'], x=[], y=[])
-        self.fig.add_bar(name='p^α (next token)', marker_color=METHOD_COLORS['power'], x=[], y=[])
-        for i, (m, lbl) in enumerate(labels.items()):
+        self.fig.add_bar(name='p^α (next token)', marker_color=NEXT_TOKEN_COLOR, x=[], y=[])
+        for m, lbl in labels.items():
             self.trace[m] = len(self.fig.data)
             self.fig.add_scatter(name=lbl, mode='lines+markers' if exact else 'markers', x=[], y=[], xaxis='x2', yaxis='y2',
-                                 marker=dict(size=8, opacity=0.75, color=_method_color(m, i)))
+                                 marker=dict(size=8, opacity=0.75, color=colors[m]), line_color=colors[m])
         self.w_fig = W.Output(layout=W.Layout(width='100%')).add_class('pf-figure')
 
     def show(self):
@@ -446,7 +565,7 @@ class ExplorerFigure:
             return
         idx = logp.topk(min(k, logp.numel())).indices
         p, pa = logp.exp(), escort_logp(logp, alpha).exp()
-        names = [html.escape(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in token_names(idx.tolist())]  # plotly reads '</s>' as a tag
+        names = [_plotly_text(repr(t)[1:-1] if isinstance(t, str) else str(t)) for t in token_names(idx.tolist())]
         names = [f'{s}' if names.count(s) == 1 else f'{s} #{i}' for s, i in zip(names, idx.tolist())] + ['other']
         self.fig.data[0].update(x=names, y=p[idx].tolist() + [max(1 - p[idx].sum().item(), 0.0)], name='base p (α = 1)')
         self.fig.data[1].update(x=names, y=pa[idx].tolist() + [max(1 - pa[idx].sum().item(), 0.0)], name=f'p^α, α = {alpha:.2f}')
@@ -463,36 +582,60 @@ class ExplorerFigure:
 
 # %% ../nbs/09_widgets.ipynb #d6a9ba93
 class ExplorerView(ExplorerControls):
-    "The explorer's widget box: the controls, then status, error, columns, downloads, pinned columns, glossary and figure."
-    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int):
-        super().__init__(backend, alpha, n, methods, seed, budget, max_new_tokens)
-        self.labels, self.progress_at = dict(backend.methods), 0.0 # progress_at: when the status line was last drawn
+    "The explorer's widget box: controls, status, summary, pinned results, figure, samples in tabs, downloads and glossary."
+    def __init__(self, backend, alpha:float, n:int, methods:tuple, seed:int, budget:int, max_new_tokens:int, grader:str='strict'):
+        super().__init__(backend, alpha, n, methods, seed, budget, max_new_tokens, grader)
+        self.labels, self.colors = dict(backend.methods), method_colors(backend.methods)
+        self.progress_at, self.req, self.results, self.running = 0.0, None, {}, None
+        # progress_at: when the status line was last drawn; req, results: what is shown; running: (method, passes, seconds) being computed
         self.w_progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width='160px'))
-        self.w_status, self.w_error, self.w_pinned, self.w_export = (W.HTML().add_class(f'pf-{c}') for c in ('status', 'error-area', 'pinned', 'export'))
-        self.w_columns = W.HBox(layout=W.Layout(flex_flow='row wrap', align_items='flex-start', width='100%')).add_class('pf-columns')
-        self.columns = {m: W.HTML(layout=W.Layout(flex='1 1 320px', min_width='300px', max_height='560px', overflow='auto',
-                                                  margin='0 8px 8px 0')) for m in self.labels}
-        self.figure = ExplorerFigure(self.labels, self.exact)
+        self.w_status, self.w_error, self.w_summary, self.w_pinned, self.w_export = (
+            W.HTML().add_class(f'pf-{c}') for c in ('status', 'error-area', 'summary-area', 'pinned', 'export'))
+        self.w_columns = W.Tab(layout=W.Layout(width='100%')).add_class('pf-columns')
+        self.columns = {m: W.HTML(layout=W.Layout(width='100%')) for m in self.labels}
+        self.figure = ExplorerFigure(self.labels, self.colors, self.exact)
         row = lambda *ws: W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
-        self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample, self.w_seed),
-                          row(self.w_source, self.w_prompt, self.w_text), row(self.w_n, self.w_budget, self.w_tokens),
-                          row(*self.w_methods.values()), row(self.w_progress, self.w_status), self.w_error, self.w_columns,
-                          self.w_export, self.w_pinned, W.HTML(render_glossary()), self.figure.w_fig]).add_class('pf-explorer')
+        self.ui = W.VBox([row(self.w_alpha, *self.w_presets, self.w_pin, self.w_resample), row(self.w_source, self.w_prompt, self.w_text),
+                          row(*self.w_methods.values(), self.w_grader), row(self.w_n, self.w_budget, self.w_tokens, self.w_seed),
+                          row(self.w_progress, self.w_status), self.w_error, self.w_summary, self.w_pinned, self.figure.w_fig,
+                          self.w_columns, self.w_export, W.HTML(render_glossary())]).add_class('pf-explorer')
 
     def show_request(self, req:Request, next_token:torch.Tensor|None, token_names):
         "A new request: queued, no error or downloads, its columns pending, the figure at its α (next-token bars if known)."
+        tabs, i = self.w_columns, self.w_columns.selected_index
+        picked = next((m for m, w in self.columns.items() if i is not None and i < len(tabs.children) and w is tabs.children[i]), None)
+        self.req, self.running = req, None
         self.show_progress(req, 0, 'queued')
         self.w_error.value = self.w_export.value = ''
-        self.w_columns.children = [self.columns[m] for m in req.methods]
+        tabs.children = [self.columns[m] for m in req.methods]
+        tabs.selected_index = req.methods.index(picked) if picked in req.methods else (0 if req.methods else None)
         self.show_columns(req, {}, done=False)
         self.figure.draw_next_token(next_token, req.alpha, token_names)
         self.figure.show()
 
     def show_columns(self, req:Request, results:dict, done:bool):
-        "`req`'s columns, finished (`results`) or pending, and the spread plot."
+        "`req`'s columns, finished (`results`) or pending, their tab titles, the summary and the spread plot."
+        self.results = results
         for m in req.methods:
-            self.columns[m].value = render_column(results[m], self.exact) if m in results else render_pending(self.labels[m], m, req.alpha)
+            self.columns[m].value = (render_column(results[m], self.exact, color=self.colors[m]) if m in results else
+                                     render_pending(self.labels[m], m, req.alpha, self.colors[m], self._progress_of(m)))
+        self.w_columns.titles = tuple(self.labels[m] + ('' if m in results else ' …') for m in req.methods)
+        self.draw_summary()
         self.figure.draw_spread(results, req.methods, req.alpha, done)
+
+    def show_running(self, req:Request, method:str, passes:int, seconds:float):
+        "The column `method` is being computed: its progress (forward passes, seconds so far) in its summary row and its tab."
+        self.running = (method, passes, seconds)
+        self.columns[method].value = render_pending(self.labels[method], method, req.alpha, self.colors[method], (passes, seconds))
+        self.draw_summary()
+
+    def _progress_of(self, m:str)->tuple|None: return self.running[1:] if self.running and self.running[0] == m else None
+
+    def draw_summary(self):
+        "The summary of the shown request: a row per method, the graded column named after its grader when the prompt has an answer."
+        req = self.req
+        grader = None if req.prompt['answer'] is None else 'exact' if self.exact else req.grader
+        self.w_summary.value = render_summary(req.methods, self.results, self.labels, self.colors, self.exact, grader, self.running)
 
     def show_progress(self, req:Request, step:int, note:str='', done:bool=False):
         "Progress bar and status line for the current request."
@@ -511,7 +654,8 @@ class ExplorerView(ExplorerControls):
 class ExplorerWorker:
     "The background thread of an explorer `ex`: it computes each newest pending request and has `ex` publish its columns."
     def __init__(self, ex:AlphaExplorer):
-        self.ex, self.passes = ex, 0 # passes: forward passes run, counted in the status line
+        self.ex, self.passes, self.column = ex, 0, None # passes: forward passes run, counted in the status line
+        # column: [method, its forward passes, its start time] of the column being computed
         self.thread = threading.Thread(target=self._loop, daemon=True, name='AlphaExplorer-worker')
         self.thread.start()
         _LIVE.add(self)  # the exit hook stops the thread before Python finalises
@@ -528,23 +672,33 @@ class ExplorerWorker:
             ex._publish(req, next_token=be.next_token(req), step=1, note=f'{len(req.methods)} method(s)')
             results, shown = {}, {}
             for i, m in enumerate(sorted(req.methods, key=lambda m: be.rank(m, req)), 1):
-                check()
-                ex.view.show_progress(req, i, f'{be.methods[m]} …')
-                t0 = time.perf_counter()
-                results[m] = be.run(m, req, check, on_step=lambda m=m, i=i: self._progress(req, i, m))
-                results[m].seconds = time.perf_counter() - t0
+                self._start(req, i, m)
+                results[m] = be.run(m, req, check, on_step=lambda i=i: self._progress(req, i))
+                results[m].seconds = time.perf_counter() - self.column[2]
                 shown = {k: results[k] for k in req.methods if k in results}
                 ex._publish(req, results=shown, step=i + 1, note=f'{be.methods[m]} done')
             ex._publish(req, results=shown, step=len(req.methods) + 1, done=True)
         except Cancelled: return
         except Exception as e: ex._fail(req, e)
 
-    def _progress(self, req:Request, step:int, method:str):
-        "Per forward pass, from inside a sampler: count it, and redraw the status at most 4 times a second."
-        self.passes += 1
-        if time.perf_counter() - self.ex.view.progress_at < 0.25: return
+    def _start(self, req:Request, step:int, method:str):
+        "Column `method` starts (`Cancelled` if `req` is stale): the status line and its progress say so."
+        self.column = [method, 0, time.perf_counter()]
         with self.ex.st.cv:
-            if req.gen == self.ex.st.gen: self.ex.view.show_progress(req, step, f'{self.ex.backend.methods[method]} … {self.passes} forward passes')
+            self.ex.st.check(req.gen)
+            self.ex.view.show_progress(req, step, f'{self.ex.backend.methods[method]} …')
+            self.ex.view.show_running(req, method, 0, 0.0)
+
+    def _progress(self, req:Request, step:int):
+        "Per forward pass, from inside a sampler: count it, and redraw the status and the column's progress at most 4 times a second."
+        self.passes += 1
+        self.column[1] += 1
+        if time.perf_counter() - self.ex.view.progress_at < 0.25: return
+        m, k, t0 = self.column
+        with self.ex.st.cv:
+            if req.gen == self.ex.st.gen:
+                self.ex.view.show_progress(req, step, f'{self.ex.backend.methods[m]} … {self.passes} forward passes')
+                self.ex.view.show_running(req, m, k, time.perf_counter() - t0)
 
     def stop(self, timeout:float=5.0)->bool:
         "Cancel the current request, wake the thread and wait at most `timeout` s for it to end; True if it did."
@@ -572,6 +726,7 @@ class ExplorerInputs:
     seed = _knob('w_seed', lambda v: _check_box(v, 'seed', SEED_RANGE), "RNG seed (real LMs)")
     budget = _knob('w_budget', lambda v: _check_box(v, 'budget', BUDGET_RANGE), "SIR proposals / MH steps per block / SMC particles (real LMs)")
     max_new_tokens = _knob('w_tokens', lambda v: _check_box(v, 'max_new_tokens', TOKENS_RANGE), "maximum |y| (real LMs)")
+    grader = _knob('w_grader', _check_grader, "the ✓/✗ grader of real LMs, 'strict' or 'lenient' (a change re-grades the cached samples)")
 
     @property
     def methods(self)->tuple:
@@ -621,7 +776,8 @@ class ExplorerRequests:
         "Re-sample with the current inputs; stale work is cancelled. Returns the explorer."
         st = self.st
         with st.cv:
-            req = Request(st.gen + 1, float(self.alpha), self.prompt, int(self.n), self.methods, int(self.seed), int(self.max_new_tokens), int(self.budget))
+            req = Request(st.gen + 1, float(self.alpha), self.prompt, int(self.n), self.methods, int(self.seed), int(self.max_new_tokens),
+                          int(self.budget), self.grader)
             st.gen, st.pending, st.results, st.results_alpha, st.results_req, st.error, st.busy = req.gen, req, {}, None, None, None, bool(req.methods)
             same = st.next_token_prompt == req.prompt['prompt']
             self.view.show_request(req, st.next_token if same else None, self.backend.token_names)  # never the old α's (or old prompt's) bars
@@ -662,13 +818,14 @@ class ExplorerRequests:
 
 # %% ../nbs/09_widgets.ipynb #4ee8d10e
 EXPORT_COLUMNS = ['method', 'label', 'alpha', 'seed', 'prompt', 'answer', 'n', 'budget', 'max_new_tokens', 'rank', 'text', 'length',
-                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct']
+                  'truncated', 'logp', 'logp_alpha', 'weight', 'prob', 'correct', 'grader']
 
 def _rows(results:dict, req:Request|None)->list:
     "`results` (of request `req`) as plain dicts, one per sample, with the keys `EXPORT_COLUMNS`."
     return [dict(method=m, label=r.label, alpha=r.alpha, seed=req.seed, prompt=req.prompt['prompt'], answer=req.prompt['answer'],
                  n=req.n, budget=req.budget, max_new_tokens=req.max_new_tokens, rank=i, text=s.text, length=s.length,
-                 truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct)
+                 truncated=s.truncated, logp=s.logp, logp_alpha=s.logp_alpha, weight=s.weight, prob=s.prob, correct=s.correct,
+                 grader=r.grader)
             for m, r in results.items() for i, s in enumerate(r.samples)]
 
 def _as_csv(rows:list)->str:
@@ -736,7 +893,7 @@ class ExplorerResults:
         "The pin button changed: keep (a copy of) the shown columns under the live ones, or drop them."
         with self.st.cv: results, alpha = dict(self.st.results), self.st.results_alpha
         self.pinned = (alpha, results) if on and results else None
-        self.view.w_pinned.value = render_pinned(results, alpha, self.exact) if self.pinned else ''
+        self.view.w_pinned.value = render_pinned(results, alpha, self.exact, self.view.colors) if self.pinned else ''
 
 # %% ../nbs/09_widgets.ipynb #68abc5b4
 class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
@@ -750,11 +907,12 @@ class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
                  max_new_tokens:int=48, # real LMs: maximum |y|, in `TOKENS_RANGE`
                  budget:int=8, # real LMs: SIR proposals / MH steps per block / SMC particles, in `BUDGET_RANGE`
                  seed:int=0, # RNG seed, in `SEED_RANGE`: the same inputs give the same samples
+                 grader:str='strict', # real LMs: the ✓/✗ grader, one of `GRADERS` (modes of `powerflow_nb.data.is_correct`)
                  auto:bool=True, # re-sample whenever an input changes (and once at start)
                 ):
         alpha, n = _check_slider_alpha(alpha), _check_n(n)  # cheap checks first: before a model is loaded
         knobs = dict(seed=_check_box(seed, 'seed', SEED_RANGE), budget=_check_box(budget, 'budget', BUDGET_RANGE),
-                     max_new_tokens=_check_box(max_new_tokens, 'max_new_tokens', TOKENS_RANGE))
+                     max_new_tokens=_check_box(max_new_tokens, 'max_new_tokens', TOKENS_RANGE), grader=_check_grader(grader))
         self.backend = make_backend(model, prompts, adapters)
         self.auto, self.pinned, self.st = auto, None, ExplorerState() # pinned: (α, {method: MethodResult}) kept on screen, or None
         self.view = ExplorerView(self.backend, alpha, n, _check_methods(methods, self.backend), **knobs)
@@ -775,7 +933,7 @@ class AlphaExplorer(ExplorerInputs, ExplorerRequests, ExplorerResults):
         v = self.view
         for w in v.inputs: w.observe(self._on_input, names='value')
         for b, a in zip(v.w_presets, PRESETS): b.on_click(lambda _, a=a: setattr(self, 'alpha', a))
-        v.w_prompt.observe(lambda _: self._set((v.w_source, 'list')), names='value')
+        v.w_prompt.observe(lambda c: None if v.syncing else self._set((v.w_source, 'typed' if c['new'] == TYPED else 'list')), names='value')
         v.w_text.observe(lambda c: self._set((v.w_source, 'typed')) if c['new'].strip() else None, names='value')
         v.w_resample.on_click(lambda _: self.new_seed())
         v.w_pin.observe(lambda c: self._pin(c['new']), names='value')
@@ -845,7 +1003,7 @@ class Draw:
         "The column `method` (titled `label`) at `req.alpha`: samples and metrics, graded when the prompt has an answer."
         from powerflow_nb.data import is_correct
         ans, a = req.prompt['answer'], req.alpha
-        correct = [is_correct(t, ans) if ans is not None else None for t in self.texts]
+        correct = [is_correct(t, ans, req.grader, not cut) if ans is not None else None for t, cut in zip(self.texts, self.truncated)]
         samples = [Sample(t, l, lp, w, None, c, a, tr, pc) for t, l, lp, w, c, tr, pc in
                    zip(self.texts, self.lengths, self.logp.tolist(), power_weights(self.logp, a).tolist(), correct, self.truncated, self.pieces)]
         L = torch.tensor(self.lengths, dtype=torch.float64)
@@ -853,7 +1011,8 @@ class Draw:
                    'cut': sum(self.truncated), 'cost': self.cost}
         if ans is not None: metrics['accuracy'] = sum(correct) / len(correct)
         metrics.update(self.diagnostics)
-        return MethodResult(method, label, samples, metrics, list(self.lengths), self.logp.tolist(), a, note=note)
+        return MethodResult(method, label, samples, metrics, list(self.lengths), self.logp.tolist(), a, note=note,
+                            grader=None if ans is None else req.grader)
 
 # %% ../nbs/09_widgets.ipynb #1fe2e467
 def sir_from(proposals:Draw, # n·budget samples of p (T = 1), run-major: run i owns rows [i·budget, (i+1)·budget)

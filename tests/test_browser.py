@@ -3,15 +3,21 @@
 Starts JupyterLab on 127.0.0.1 (random port, random token, throwaway config/runtime/settings dirs), writes a notebook
 and runs all its cells from the menu.
 
-* Toy LM: moves α (preset button, then the keyboard on the slider handle) and checks that the columns and the figure
-  changed, that the shown results are for the slider's α, and that no error is shown; then reloads the page and checks
-  that the figure and columns render again (widget state restored); then, at a laptop-size viewport (1280×800), that
-  the figure fits its container with the legend and both axis titles visible and that no two columns overlap.
+* Toy LM (its vocabulary has a quote and an ampersand): moves α (preset button, then the keyboard on the slider handle)
+  and checks that the columns and the figure changed, that the shown results are for the slider's α, and that no error
+  is shown; then reloads the page and checks that the figure and columns render again (widget state restored); then,
+  at a laptop-size viewport (1280×800), that the α slider, the summary and the figure are on screen at once, that the
+  figure fits its container, that its legend and axis titles are on screen and the legend covers none of the titles,
+  that no label shows an escaped `&quot;` or `&amp;`, and that the samples have a tab per method within the screen's
+  width. That screen is the picture 09_widgets shows (`SCREENSHOT`).
 * `tiny_lm` (a real, random LM): Re-sample changes the samples (and the seed), and ticking a method computes that
-  method only (the other columns say they came from the cache).
+  method only (the other columns say they came from the cache); the ✓/✗ grader is named, and switching it to lenient
+  re-grades without sampling; the shading key stands above the samples; a typed prompt shows in the dropdown; and at
+  1280×800 the α slider, the summary and the figure are on screen at once here too.
 
-Screenshots are saved under the test's tmp_path (printed; copied to $POWERFLOW_ARTIFACTS when set). The server (and
-its kernels) is always shut down.
+Screenshots are saved under the test's tmp_path (printed; copied to $POWERFLOW_ARTIFACTS when set), except that with
+POWERFLOW_UPDATE_SCREENSHOT=1 the laptop-size screen of the toy LM is written to the notebook's picture,
+nbs/`SCREENSHOT`. The server (and its kernels) is always shut down.
 
 Needs /usr/bin/chromium (`apt-get install -y chromium chromium-driver`; .ci/run installs it). Set
 POWERFLOW_SKIP_BROWSER=1 to skip it explicitly on a machine without Chromium.
@@ -24,16 +30,19 @@ CHROMIUM = os.environ.get("POWERFLOW_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 REPO = Path(__file__).resolve().parents[1]
+SCREENSHOT = "images/explorer.png" # the picture of the explorer that nbs/09_widgets.ipynb shows, relative to nbs/
 
 if os.environ.get("POWERFLOW_SKIP_BROWSER") == "1": pytest.skip("POWERFLOW_SKIP_BROWSER=1", allow_module_level=True)
 
 TOY_CELLS = [
-    "from powerflow_nb.toy import random_toy\nfrom powerflow_nb.widgets import AlphaExplorer",
-    "ex = AlphaExplorer(random_toy(vocab_size=5, max_len=5, sharpness=1.5, eos_logit=0.5, seed=3), n=4)\nex",
+    "from powerflow_nb.toy import ToyLM, random_toy\nfrom powerflow_nb.widgets import AlphaExplorer",
+    "lm = random_toy(vocab_size=5, max_len=5, sharpness=1.5, eos_logit=0.5, seed=3)\n"
+    "lm = ToyLM(lm.table, lm.max_len, lm.eos_id, names=['<eos>', 'a', '\"', '&', 'd'])  # token names that need escaping\n"
+    "ex = AlphaExplorer(lm, n=4)\nex",
 ]
 LM_CELLS = [
-    "from powerflow_nb.lm import tiny_lm\nfrom powerflow_nb.widgets import AlphaExplorer",
-    "ex = AlphaExplorer(tiny_lm(seed=0), prompts=['What is 2+3?'], methods=['base', 'sir'], alpha=2.0, n=3, max_new_tokens=8, budget=2)\nex",
+    "from powerflow_nb.models import tiny_lm\nfrom powerflow_nb.widgets import AlphaExplorer",
+    "ex = AlphaExplorer(tiny_lm(seed=0), prompts=[('What is 2+3?', '5')], methods=['base', 'sir'], alpha=2.0, n=3, max_new_tokens=8, budget=2)\nex",
 ]
 
 def _free_port():
@@ -171,9 +180,30 @@ def _overlap(a, b):
     return (min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"]) > 1 and
             min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"]) > 1)
 
+def _inside(b, outer):
+    "True if bounding box `b` lies within `outer` (to a pixel)."
+    return (b is not None and b["x"] >= outer["x"] - 1 and b["y"] >= outer["y"] - 1 and
+            b["x"] + b["width"] <= outer["x"] + outer["width"] + 1 and b["y"] + b["height"] <= outer["y"] + outer["height"] + 1)
+
+def _laptop(page):
+    "At 1280×800, with the explorer's top at the top of the notebook: the α slider, the summary and the figure are all on screen."
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_timeout(1000)  # the figure re-lays itself out for the narrower container
+    page.locator(".pf-explorer").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    screen = page.locator(".jp-NotebookPanel-notebook").first.bounding_box()  # the notebook's visible area, toolbars excluded
+    boxes = {sel: page.locator(f".pf-explorer {sel}").first.bounding_box() for sel in (".pf-alpha", ".pf-summary", ".pf-figure .js-plotly-plot .main-svg")}
+    height = page.locator(".pf-explorer").first.bounding_box()["height"]
+    print(f"explorer at 1280×800: {height:.0f} px tall; notebook area {screen}; {boxes}")
+    assert all(_inside(b, screen) for b in boxes.values()), (screen, boxes)
+    return screen
+
 def test_alpha_explorer_in_jupyterlab(jupyter_lab, tmp_path):
     from playwright.sync_api import expect
-    shot, laptop = tmp_path / "alpha_explorer.png", tmp_path / "alpha_explorer_1280x800.png"
+    assert f"]({SCREENSHOT})" in (REPO / "nbs" / "09_widgets.ipynb").read_text(), "09_widgets no longer shows the screenshot"
+    update = os.environ.get("POWERFLOW_UPDATE_SCREENSHOT") == "1"
+    shot, laptop = tmp_path / "alpha_explorer.png", REPO / "nbs" / SCREENSHOT if update else tmp_path / "alpha_explorer_1280x800.png"
+    laptop.parent.mkdir(parents=True, exist_ok=True)
     def body(page, console):
         page.wait_for_selector(".pf-explorer .js-plotly-plot .barlayer path", timeout=30_000)
         _title_is(page, 'α = 1.00')
@@ -224,19 +254,23 @@ def test_alpha_explorer_in_jupyterlab(jupyter_lab, tmp_path):
         assert _snapshot(page) == moved, "after a reload the explorer does not show what it showed before"
         assert not any("Failed to initialize model" in c for c in console), console
 
-        # 4. a laptop screen: the figure fits its container, its legend and both axis titles are on screen, no columns overlap
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.wait_for_timeout(1000)  # the figure re-lays itself out for the narrower container
-        # the figure's top at the top of the notebook's scroll area (if-needed scrolling may leave its bottom, the legend, below the screen)
-        page.locator(".pf-explorer .pf-figure").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(300)
+        # 4. a laptop screen: the α slider, the summary and the figure at once; the figure fits its container; its legend
+        # and axis titles are on screen and the legend covers no title; no label is escaped twice; a tab per method
+        screen = _laptop(page)
         box = page.locator(".pf-explorer .pf-figure").first.bounding_box()
         plot = page.locator(".pf-explorer .pf-figure .js-plotly-plot .main-svg").first.bounding_box()
         assert plot["x"] >= box["x"] - 1 and plot["x"] + plot["width"] <= min(box["x"] + box["width"], 1280) + 1, (plot, box)
-        visible = [page.locator(".pf-explorer .js-plotly-plot " + sel).first.bounding_box() for sel in (".legend", ".xtitle", ".x2title")]
-        for b in visible: assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 1280 and 0 <= b["y"] <= 800, visible
-        cols = [c.bounding_box() for c in page.locator(".pf-explorer .pf-col").all()]
-        assert len(cols) == 4 and not any(_overlap(a, b) for i, a in enumerate(cols) for b in cols[i + 1:]), cols
+        legend, *titles = [page.locator(".pf-explorer .js-plotly-plot " + sel).first.bounding_box()
+                           for sel in (".legend", ".xtitle", ".x2title", ".ytitle", ".y2title")]
+        assert all(_inside(b, screen) for b in [legend, *titles]), (screen, legend, titles)
+        assert not any(_overlap(legend, t) for t in titles), (legend, titles)
+        labels = page.locator(".pf-explorer .js-plotly-plot text").all_text_contents()
+        assert '"' in labels and '&' in labels, labels  # the quote and ampersand tokens, drawn as themselves
+        escaped = [t for t in labels + [page.locator(".pf-explorer").first.inner_text()] if "&quot;" in t or "&amp;" in t]
+        assert not escaped, escaped
+        assert page.locator(".pf-explorer .pf-columns .lm-TabBar-tab").count() == 4
+        tabs = page.locator(".pf-explorer .pf-columns").first.bounding_box()
+        assert tabs["x"] >= screen["x"] - 1 and tabs["x"] + tabs["width"] <= screen["x"] + screen["width"] + 1, (tabs, screen)
         page.screenshot(path=str(laptop))
     _browser_session(jupyter_lab, tmp_path, "explorer.ipynb", TOY_CELLS, body)
     _keep(shot)
@@ -247,8 +281,9 @@ def _texts(page):
     return page.locator(".pf-explorer .pf-col table").all_inner_texts()
 
 def test_lm_explorer_resample_and_toggle(jupyter_lab, tmp_path):
-    "On a real (random) LM: Re-sample draws new samples; ticking a method computes that method only."
-    shot = tmp_path / "lm_explorer.png"
+    "On a real (random) LM: Re-sample, ticking a method, the grader, the shading key, a typed prompt, and the laptop screen."
+    from playwright.sync_api import expect
+    shot, laptop = tmp_path / "lm_explorer.png", tmp_path / "lm_explorer_1280x800.png"
     def body(page, console):
         done = lambda seed: f".pf-explorer .pf-status-text[data-state='done']:text-matches('seed {seed} ')"
         page.wait_for_selector(done(0), timeout=60_000)
@@ -259,12 +294,34 @@ def test_lm_explorer_resample_and_toggle(jupyter_lab, tmp_path):
         assert page.locator(".pf-explorer .pf-seed input").first.input_value() == "1"
         assert _texts(page)[0] != first[0], "Re-sample showed the same base samples"
         page.locator(".pf-explorer .pf-method-smc input").first.check()
-        page.wait_for_selector(".pf-explorer .pf-col[data-method='smc']:not(.pf-pending)", timeout=60_000)
+        page.wait_for_selector(".pf-explorer .pf-col[data-method='smc']:not(.pf-pending)", state="attached", timeout=60_000)  # in a hidden tab
         page.wait_for_selector(done(1), timeout=60_000)
         notes = {m: page.locator(f".pf-explorer .pf-col[data-method='{m}']").first.get_attribute("data-note") for m in ("base", "sir", "smc")}
         assert notes == {"base": "cached", "sir": "cached", "smc": ""}, notes
         _assert_no_error(page)
         page.locator(".pf-explorer").first.scroll_into_view_if_needed()
         page.screenshot(path=str(shot), full_page=True)
+
+        # the grader is named; lenient re-grades the cached samples; the shading key stands above the samples
+        base = page.locator(".pf-explorer .pf-col[data-method='base']").first
+        assert "accuracy (strict)" in page.locator(".pf-explorer .pf-summary").first.inner_text() and "strict" in base.locator("th").first.inner_text()
+        expect(base.locator(".pf-shade-key")).to_be_visible()
+        page.locator(".pf-explorer .pf-grader button", has_text="lenient").click()
+        page.wait_for_selector(".pf-explorer .pf-summary th:has-text('accuracy (lenient)')", timeout=30_000)
+        page.wait_for_selector(done(1), timeout=60_000)
+        assert "lenient" in base.locator("th").first.inner_text()
+        notes = {m: page.locator(f".pf-explorer .pf-col[data-method='{m}']").first.get_attribute("data-note") for m in ("base", "sir", "smc")}
+        assert set(notes.values()) == {"cached"}, notes
+
+        # a typed prompt: the dropdown shows it
+        page.locator(".pf-explorer .pf-text input").first.fill("Once upon a time")
+        page.locator(".pf-explorer .pf-text input").first.press("Enter")
+        page.wait_for_selector(".pf-explorer .pf-status-text[data-state='done']:has-text('Once upon a time')", timeout=60_000)
+        picked = page.locator(".pf-explorer .pf-prompt select").first.evaluate("s => s.options[s.selectedIndex].text")
+        assert picked.replace("\xa0", " ") == "✎ typed: Once upon a time", picked  # the dropdown draws spaces as no-break spaces
+        _assert_no_error(page)
+        _laptop(page)
+        page.screenshot(path=str(laptop))
     _browser_session(jupyter_lab, tmp_path, "lm_explorer.ipynb", LM_CELLS, body)
     _keep(shot)
+    _keep(laptop)
