@@ -4,7 +4,9 @@ whether the three log-prob paths of an update agree under bf16 autocast: the sam
 training forward log π_θ (train mode, LoRA at its zero init, so the same function) and the base scoring (adapters off),
 per token and as the clip fraction the sequence-level importance weight w = exp Σ(log π_θ − log q) would have with the
 sampler's log q as π_old; and the clip fraction the trainer logs (π_old from the first update's own forward).
-A random model never emits EOS, so its rollouts all run to the budget: the runs use truncation='keep' so that every
+Each configuration runs twice: with the trainer's defaults (rollouts from the folded copy, all rows at once, gradient
+checkpointing on CUDA, the LM head in slices) and "before" (`BEFORE`: sampling through the adapter in micro-batches, no
+checkpointing), with seconds per phase (rollout and base scoring; training). A random model never emits EOS, so its rollouts all run to the budget: the runs use truncation='keep' so that every
 update has a backward pass to measure.
 
     python benchmarks/gpu_qlora.py             # on a CUDA machine (writes gpu_qlora.json)
@@ -44,9 +46,10 @@ def run(folder, quantize, device, cfg):
     dt = time.perf_counter() - t0
     steady = res.history[1:] or res.history
     tokens = sum(h['length'] * cfg.prompts_per_step * cfg.n_rollouts for h in steady)
-    secs = sum(h['seconds'] for h in steady)
+    secs, roll = sum(h['seconds'] for h in steady), sum(h['rollout_seconds'] for h in steady)
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float('nan')
-    return {'peak GiB': peak, 'tokens/s': tokens / secs, 's/step': secs / len(steady), 'total s': dt, 'final loss': res.history[-1]['loss'],
+    return {'peak GiB': peak, 'tokens/s': tokens / secs, 's/step': secs / len(steady), 'rollout + base s/step': roll / len(steady),
+            'training s/step': (secs - roll) / len(steady), 'total s': dt, 'final loss': res.history[-1]['loss'],
             'clip frac': sum(h['clip_frac'] for h in res.history) / len(res.history),
             'sampler gap': sum(h['sampler_gap'] for h in res.history) / len(res.history)}
 
@@ -67,6 +70,11 @@ def agreement(folder, quantize, device, cfg, prompts)->dict:
             'max |train-base|': d(logpi, base).max().item(),
             'max |w-1|': (w - 1).abs().max().item(), 'clip frac': ((w < 1 - cfg.clip_eps) | (w > 1 + cfg.clip_eps)).float().mean().item()}
 
+def BEFORE(cfg):
+    "The trainer without its memory and speed defaults: sampling through the adapter in micro-batches, no gradient checkpointing."
+    import dataclasses
+    return dataclasses.replace(cfg, fold_adapter=False, gradient_checkpointing=False, rollout_batch=cfg.micro_batch)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--tiny', action='store_true', help='CPU smoke test on a tiny Qwen2')
@@ -85,7 +93,8 @@ def main():
         for name, q in (('LoRA bf16', None), ('QLoRA nf4', '4bit')):
             agree[name] = agreement(d, q, device, cfg, PROMPTS); print(name, agree[name], flush=True)
             rows[name] = run(d, q, device, cfg); print(name, rows[name], flush=True)
-    print(format_table(rows, '{:.4g}', ['peak GiB', 'tokens/s', 's/step', 'total s', 'final loss', 'clip frac', 'sampler gap']))
+            rows[name + ' before'] = run(d, q, device, BEFORE(cfg)); print(name + ' before', rows[name + ' before'], flush=True)
+    print(format_table(rows, '{:.4g}', ['peak GiB', 'tokens/s', 's/step', 'rollout + base s/step', 'training s/step', 'total s', 'final loss', 'clip frac', 'sampler gap']))
     print(format_table(agree, '{:.3g}', list(next(iter(agree.values())))))
     print(f"QLoRA/LoRA peak memory ratio {rows['QLoRA nf4']['peak GiB'] / rows['LoRA bf16']['peak GiB']:.2f}, throughput ratio {rows['QLoRA nf4']['tokens/s'] / rows['LoRA bf16']['tokens/s']:.2f}")
     print(f"wrote {write_json(__file__, dict(args=vars(a), machine=machine(), params=n, rows=rows, agreement=agree), a.suffix or ('_tiny' if a.tiny else ''))}")
