@@ -10,7 +10,7 @@ from .core import check_alpha, atomic_write
 
 # %% auto #0
 __all__ = ['REPORT_CSS', 'NONE', 'COMMANDS', 'html_report', 'toy_demo', 'verdict', 'samples_table', 'demo', 'add_config_flags',
-           'read_config', 'config_from_args', 'parser', 'load_adapter', 'main']
+           'read_config', 'config_from_args', 'parser', 'load_adapter', 'known_answer', 'graded', 'main']
 
 # %% ../nbs/10_cli.ipynb #060e1b6c
 REPORT_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 12px}"
@@ -272,6 +272,17 @@ def load_adapter(model, # the base model
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None
 
+def known_answer(prompt:str, # a prompt as typed
+                )->object|None:
+    "The ground truth of `prompt` when it is a question of the shipped arithmetic sets (either split, all levels), else None."
+    from powerflow_nb.data import arithmetic
+    return next((it.answer for split in ('train', 'eval') for it in arithmetic(split, levels=(1, 2, 3, 4)) if it.prompt == prompt.strip()), None)
+
+def graded(text:str, answer, ended:bool)->str:
+    "'strict ✓ lenient ✗'-style marks of one completion under both graders (empty when there is no answer)."
+    from powerflow_nb.data import is_correct, GRADERS
+    return '' if answer is None else ' '.join(f"{g} {'✓' if is_correct(text, answer, g, ended) else '✗'}" for g in GRADERS)
+
 def _sample_cmd(a):
     import torch
     from powerflow_nb.models import load_lm
@@ -281,8 +292,11 @@ def _sample_cmd(a):
     if a.adapter: m = load_adapter(m, a.adapter, a.model, tok)
     g = torch.Generator().manual_seed(a.seed)
     ps = power_sample(HFDecoder(m, tok), [a.prompt], a.alpha, a.method, n=a.n, budget=a.budget, max_new_tokens=a.max_new_tokens, generator=g)
+    answer, eos = known_answer(a.prompt), HFDecoder(m, tok).eos_id
+    if answer is not None: print(f"(a shipped arithmetic question: the answer is {answer}; graded strict and lenient)")
     for i, (t, l) in enumerate(zip(ps.tokens, ps.lengths)):
-        print(f"--- sample {i} (|y| = {int(l)}, log p = {float(ps.logp[i].sum()):.2f})\n{tok.decode(t[:l], skip_special_tokens=True)}")
+        text, ended = tok.decode(t[:l], skip_special_tokens=True), bool(l > 0 and t[l - 1] == eos)
+        print(f"--- sample {i} (|y| = {int(l)}, log p = {float(ps.logp[i].sum()):.2f}) {graded(text, answer, ended)}\n{text}")
 
 def main(argv:list|None=None):
     "The `powerflow` console script."
