@@ -143,6 +143,7 @@ def train_rates(model, ids, mask, T:int)->dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true', help='tiny model, small sizes')
+    ap.add_argument('--suffix', default='', help='written to throughput<suffix>.json (default: throughput.json, or _quick)')
     ap.add_argument('--rows', type=int, default=8); ap.add_argument('--new-tokens', type=int, default=32)
     ap.add_argument('--prompt-tokens', type=int, default=100); ap.add_argument('--no-trl', action='store_true', help='leave out LA-TB vs GRPOTrainer seconds per update')
     ap.add_argument('--dtypes', nargs='+', choices=['float32', 'bfloat16'], help='weight dtypes to measure (default: float32, and bfloat16 where native)')
@@ -202,7 +203,7 @@ def main(argv=None):
                                                                   + ['--dtype', str(d).split('.')[-1], '--no-json']) for d in dtypes}
         for d, st in res['step_time'].items(): print(f"LA-TB / GRPOTrainer seconds per update, {d}: {st['ratio']['median']:.3f}")
     res['wall_s'] = time.time() - t0
-    print('wrote', write_json(__file__, res, '_quick' if a.quick else ''))
+    print('wrote', write_json(__file__, res, a.suffix or ('_quick' if a.quick else '')))
     return res
 
 if __name__ == '__main__': main()
