@@ -74,13 +74,16 @@ def is_peft(model)->bool:
     peft = sys.modules.get('peft')
     return peft is not None and isinstance(model, peft.PeftModel)
 
+def _forward_kwargs(module, ids, mask, pos, cache=None)->dict:
+    "Keyword arguments of a forward of `module` (a causal LM or its decoder): ids, mask, positions and the cache under the name it takes."
+    kw = dict(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=cache is not None)
+    if cache is not None: kw['cache' if 'cache' in _forward_params(type(module)) else 'past_key_values'] = cache
+    return kw
+
 def _forward(model, ids, mask, pos, cache=None, keep:int=0):
     "Logits of a causal LM for `ids` [B, L] with attention `mask` [B, L_total] and position ids `pos` [B, L]."
-    params = _forward_params(type(_core(model)))
-    kw = dict(input_ids=ids, attention_mask=mask.long(), position_ids=pos)
-    if cache is not None: kw['cache' if 'cache' in params else 'past_key_values'], kw['use_cache'] = cache, True
-    else: kw['use_cache'] = False
-    if keep and 'logits_to_keep' in params: kw['logits_to_keep'] = keep
+    kw = _forward_kwargs(_core(model), ids, mask, pos, cache)
+    if keep and 'logits_to_keep' in _forward_params(type(_core(model))): kw['logits_to_keep'] = keep
     return model(**kw).logits
 
 def _new_cache(model):
@@ -246,9 +249,7 @@ def _forward_logp(model, ids, mask, pos, targets:torch.Tensor, # [B, L]: the tok
     L = targets.shape[1]
     if chunk is None or not _plain_head(model): return _token_logp(_forward(model, ids, mask, pos, cache, keep=L)[:, -L:], targets)
     dec, head = _core(model).get_decoder(), _core(model).get_output_embeddings()
-    kw = dict(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=cache is not None)
-    if cache is not None: kw['cache' if 'cache' in _forward_params(type(dec)) else 'past_key_values'] = cache
-    h = dec(**kw).last_hidden_state[:, -L:]
+    h = dec(**_forward_kwargs(dec, ids, mask, pos, cache)).last_hidden_state[:, -L:]
     part = lambda hs, ts: _token_logp(head(hs), ts)  # [b, chunk, V] logits live only inside one slice
     grad = torch.is_grad_enabled()
     return torch.cat([checkpoint(part, hs, ts, use_reentrant=False) if grad else part(hs, ts)
@@ -267,7 +268,6 @@ def joined_logprobs(model, # a transformers (or PEFT) causal LM
                     chunk:int|None=LOGP_CHUNK, # positions per LM-head slice (None: all at once)
                    )->torch.Tensor:
     "Per-token log-probs [B, T] from one forward over [prompt, completion] per row, no cache: what `completion_logprobs` computes."
-    T = completion_ids.shape[1]
     ids, mask = torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1)
     pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
     lp = _forward_logp(model, ids[:, :-1], mask[:, :-1], pos[:, :-1], completion_ids, chunk=chunk)  # position P - 1 + t predicts token t

@@ -15,6 +15,7 @@ from .models import load_lm
 from .lm import sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
 from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
+from .models import pin_4bit_kernel
 
 # %% auto #0
 __all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'token_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy',
@@ -74,6 +75,7 @@ class FoldedCopy:
                 ):
         from peft.utils.integrations import dequantize_module_weight
         core, self.model, self._dequant = model.get_base_model(), model, dequantize_module_weight
+        pin_4bit_kernel(model)  # 4-bit weights in the layout W₀ is dequantised from (never repacked for the AVX512-BF16 kernel)
         self.lora = {n: m for n, m in core.named_modules() if hasattr(m, 'base_layer') and hasattr(m, 'lora_A')}
         shared = {id(t): t for t in [*core.parameters(), *core.buffers()]}  # deepcopy maps these to themselves: shared, not copied
         self.copy = copy.deepcopy(core, shared)
