@@ -12,12 +12,10 @@ import torch
 import ipywidgets as W
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.colors import qualitative
 from .core import check_alpha, check_int
 from .escort import escort_logp, entropy
 from .toy import ToyLM, tv, expected_length
 from .viz import toy_distributions, sequence_labels, length_distribution
-
 
 # %% auto #0
 __all__ = ['TOY_METHODS', 'LM_METHODS', 'POWER_METHODS', 'METHOD_COLORS', 'ADAPTER_COLORS', 'NEXT_TOKEN_COLOR', 'METRIC_HELP',
