@@ -5,7 +5,8 @@ Equal treatment: every trained method gets the same model, training prompts (lev
 reward), rollouts per update, completion budget, learning rate, LoRA adapter and number of updates; no trained method
 gets the format reward ψ except the rows that say so ("powerflow a=4" is the paper's recipe with ψ = -0.5; "powerflow
 a=4 psi=0" is the like-for-like row; "powerflow a=4 (TRL)" is the paper's recipe at the same budget trained through TRL,
-`powerflow_nb.trl.PowerFlowTrainer`, whose loss is the native trainer's). Every method answers the same held-out
+`powerflow_nb.trl.PowerFlowTrainer`, whose loss is the native trainer's; every PowerFlow row drops completions cut at the
+budget from the loss, truncation='mask', as its stored runs did). Every method answers the same held-out
 problems (distinct, levels 1-3) k times at T = 1 (trained methods also greedily, once) within the same token budget.
 Grading: strict (the last \\boxed{}) and
 lenient (also a final-answer phrase or a last "= N" line), through math-verify; a completion cut at the budget counts
@@ -35,6 +36,7 @@ POWER = ('mh a=4', 'smc a=4')
 TRAINED = {'powerflow a=4': -0.5, 'powerflow a=4 psi=0': 0.0, 'powerflow a=4 (TRL)': -0.5, 'grpo': 'correctness', 'rlif self_certainty': 'self_certainty',
            'rlif entropy': 'entropy', 'rlif majority': 'majority'}
 METHODS = [*DECODING, *POWER, *TRAINED]
+TRUNCATION = 'mask'  # every PowerFlow row: the treatment its stored runs were trained with (LATBConfig's default is now 'penalty')
 PAIRS = [('powerflow a=4', 'grpo'), ('powerflow a=4 psi=0', 'grpo'), ('powerflow a=4', 'base T=1/4'), ('powerflow a=4', 'smc a=4'),
          ('powerflow a=4', 'base T=1'), ('powerflow a=4', 'powerflow a=4 psi=0'), ('base T=1/4', 'base T=1'), ('smc a=4', 'base T=1/4'),
          ('powerflow a=4 (TRL)', 'powerflow a=4')]
@@ -71,12 +73,12 @@ def run(name:str, seed:int, s:dict, model:str)->dict:
     if name.endswith('(TRL)'):  # the same recipe and budget as the native row, through TRL's trainer
         from powerflow_nb.trl import run_powerflow_trl
         r = run_powerflow_trl((m, t), train_set(), ALPHA, steps=s['steps'], num_generations=s['n_rollouts'], max_completion_length=s['max_new_tokens'],
-                              lr=s['lr'], logz_lr=2e-2, prompts_per_step=s['prompts_per_step'], micro_batch=8, format_penalty=kind, seed=seed)
+                              lr=s['lr'], logz_lr=2e-2, prompts_per_step=s['prompts_per_step'], micro_batch=8, format_penalty=kind, truncation=TRUNCATION, seed=seed)
         names = dict(length='completions/mean_length', truncated_frac='completions/clipped_ratio', residual='powerflow/residual', loss='loss')
         tokens, extra = int(r.train_tokens), dict(history=[{k: h[v] for k, v in names.items() if v in h} for h in r.history if 'loss' in h])
     elif name.startswith('powerflow'):
         cfg = LATBConfig(steps=s['steps'], prompts_per_step=s['prompts_per_step'], n_rollouts=s['n_rollouts'], max_new_tokens=s['max_new_tokens'],
-                         lr=s['lr'], logz_lr=2e-2, micro_batch=8, format_penalty=kind, seed=seed, progress=False, tensorboard=False)
+                         lr=s['lr'], logz_lr=2e-2, micro_batch=8, format_penalty=kind, truncation=TRUNCATION, seed=seed, progress=False, tensorboard=False)
         r = train_latb(m, train_set(), ALPHA, cfg, tokenizer=t)
         tokens = int(sum(h['length'] * s['prompts_per_step'] * s['n_rollouts'] for h in r.history))
         extra = dict(history=[{k: h[k] for k in ('length', 'truncated_frac', 'residual', 'loss') if k in h} for h in r.history])

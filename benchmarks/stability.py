@@ -35,7 +35,7 @@ ALPHA, BUDGET, EVAL_N, EVERY = 4.0, 96, 32, 10
 COMMON = dict(alpha=ALPHA, prompts_per_step=2, n_rollouts=4, max_new_tokens=BUDGET, micro_batch=8)
 # name: (LATBConfig fields beyond COMMON and the defaults, updates, seeds)
 ARMS = {
-    'latb': ({}, 300, (0, 1)),  # the default configuration (truncation='penalty', ψ = 0, lr 1e-4)
+    'latb': ({}, 300, (0, 1, 2)),  # the default configuration (truncation='penalty', ψ = 0, lr 1e-4)
     'latb psi mask lr5e-4': (dict(format_penalty=-0.5, truncation='mask', lr=5e-4), 200, (0,)),  # the amortisation run's settings
     'latb psi lr5e-4': (dict(format_penalty=-0.5, lr=5e-4), 200, (0,)),  # the same with truncation='penalty'
     'tb_traj': (dict(objective='tb_traj'), 200, (0,)),
