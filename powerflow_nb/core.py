@@ -4,11 +4,12 @@
 
 # %% ../nbs/00_core.ipynb #55bdf608
 from __future__ import annotations
-import contextlib, hashlib, math, numbers, os, shutil, tempfile
+import contextlib, errno, hashlib, io, math, numbers, os, shutil, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check_alpha', 'check_int', 'check_number', 'atomic_write', 'file_digest', 'atomic_dir']
+__all__ = ['check_alpha', 'check_int', 'check_number', 'atomic_write', 'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull',
+           'disk_errors', 'save_torch']
 
 # %% ../nbs/00_core.ipynb #782d482d
 def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `allow_inf`)
@@ -89,3 +90,31 @@ def atomic_dir(dest:Path|str, # the folder to create
                 if not dest.is_dir(): raise  # a concurrent conversion that finished first is fine: keep its result
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/00_core.ipynb #c4bc9cdd
+def is_disk_full(e:BaseException)->bool:
+    "Whether a write's exception means the disk is full: `OSError(ENOSPC)`, or a library's wrapped one."
+    return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or any(s in str(e) for s in ('No space left on device', 'os error 28'))
+
+class DiskFull(OSError):
+    "A full disk, said in the package's words (an `OSError` with errno ENOSPC)."
+
+@contextlib.contextmanager
+def disk_errors(what:str, # what was being written, e.g. "checkpoint runs/a/checkpoints/step-000010"
+                keep:str, # what is still intact, e.g. "`latest` still names step-000008"
+                retry:str='run it again', # how to carry on once space is free
+               ):
+    "Re-raise a full disk, however a library reports it, as `DiskFull` naming what was written and what was kept (once: the innermost says it)."
+    try: yield
+    except Exception as e:
+        if isinstance(e, DiskFull) or not is_disk_full(e): raise
+        raise DiskFull(errno.ENOSPC, f"no space left on device while writing {what}; {keep}. Free some space and {retry}") from e
+
+def save_torch(obj, # anything `torch.save` takes
+               path:Path|str, # the file to write
+              ):
+    "`torch.save` through memory, so that a full disk raises `OSError(ENOSPC)` instead of torch's 'unexpected pos'."
+    import torch
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with open(path, 'wb') as f: f.write(buf.getbuffer())

@@ -11,11 +11,11 @@ import torch
 from .toy import ToyLM
 from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
-from .models import load_lm
+from .core import save_torch
 from .lm import sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
 from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
-from .models import pin_4bit_kernel
+from .models import load_lm, pin_4bit_kernel
 
 # %% auto #0
 __all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'token_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy',
@@ -184,7 +184,7 @@ class ToyLMPolicy:
         return {'class': 'ToyLM', 'name': repr(self.lm), 'weights': h}
     def save(self, folder:Path):
         Path(folder).mkdir(parents=True, exist_ok=True)
-        torch.save(self.module.state_dict(), Path(folder) / 'policy.pt')
+        save_torch(self.module.state_dict(), Path(folder) / 'policy.pt')
     def load(self, folder:Path): self.module.load_state_dict(torch.load(Path(folder) / 'policy.pt', map_location='cpu'))
 
 # %% ../nbs/06b_policy.ipynb #f9aea82d

@@ -4,12 +4,12 @@
 
 # %% ../nbs/06a_runs.ipynb #434ab7c3
 from __future__ import annotations
-import contextlib, errno, hashlib, json, math, os, random, shutil, signal, threading, warnings
+import contextlib, hashlib, json, math, os, random, shutil, signal, threading, warnings
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import atomic_write, atomic_dir, file_digest
+from .core import atomic_write, atomic_dir, file_digest, disk_errors, save_torch
 from .lm import nonfinite
 
 # %% auto #0
@@ -49,15 +49,16 @@ def _set_rng_state(s):
     np.random.set_state(s['numpy'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-@contextlib.contextmanager
-def _disk_errors(what:str, keep:str):
-    "Turn a full disk into an error that says so and what was kept."
-    try: yield
-    except OSError as e:
-        if e.errno != errno.ENOSPC: raise
-        raise OSError(errno.ENOSPC, f"no space left on device while writing {what}; {keep}. Free some space and resume") from e
 
 # %% ../nbs/06a_runs.ipynb #e05c9f2c
+def _latest(ck:Path)->Path:
+    "The file `latest` in a checkpoints folder; refuses a folder (or anything but a file) in its place."
+    p = ck / 'latest'
+    if p.exists() and not p.is_file():
+        raise ValueError(f"{p} must be the file naming the newest checkpoint, but it is a {'folder' if p.is_dir() else 'special file'}: "
+                         "move it out of the run folder (the trainer writes `latest` itself); resuming picks the newest intact checkpoint")
+    return p
+
 def save_checkpoint(out_dir:Path|str, # the run folder
                     step:int, # number of completed steps
                     policy, # the policy (protocol): its trainable weights are saved
@@ -73,15 +74,15 @@ def save_checkpoint(out_dir:Path|str, # the run folder
     name = f'step-{step:06d}'
     latest = ck / 'latest'
     kept = f"`latest` still names {latest.read_text().strip() or 'nothing'}" if latest.is_file() else "no checkpoint was written"
-    with _disk_errors(f"checkpoint {ck / name}", kept):
+    with disk_errors(f"checkpoint {ck / name}", kept, 'resume (resume=True)'):
         if check_manifest(ck / name) is not None:
             with atomic_dir(ck / name, replace=True) as d:
                 policy.save(d / 'adapter')
-                torch.save({'logz': logz.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
+                save_torch({'logz': logz.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
                             'rng': _rng_state(), 'step': step}, d / 'state.pt')
                 (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
                 write_manifest(d)
-        atomic_write(latest, name)
+        atomic_write(_latest(ck), name)
     for old in sorted(ck.glob('step-*'))[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return ck / name
 
@@ -91,7 +92,7 @@ def find_checkpoint(out_dir:Path|str, # the run folder
     "The newest intact checkpoint of the run in `out_dir` (None when it has none); warns about each damaged one skipped."
     ck = Path(out_dir) / 'checkpoints'
     if not ck.is_dir(): return None
-    problems, latest = [], ck / 'latest'
+    problems, latest = [], _latest(ck)
     if latest.is_file():
         named = latest.read_text().strip()
         if not named: problems.append(f"{latest} is empty")
@@ -168,11 +169,30 @@ def identity_diff(saved:dict, now:dict)->list:
     return out
 
 # %% ../nbs/06a_runs.ipynb #dce43335
+_HELD = set()  # the lock files this process holds
+
+def _started(pid:int)->str|None:
+    "When process `pid` started, as 'boot id:start tick' (Linux /proc; None elsewhere): a reused pid gives another value."
+    try:
+        boot = Path('/proc/sys/kernel/random/boot_id').read_text().strip()
+        return f"{boot}:{Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError): return None
+
 def _alive(pid:int)->bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
     return True
+
+def _holder(lock:Path)->tuple:
+    "(pid, whether that process still holds `lock`): False when it is gone or its pid now names another process."
+    try: rec = json.loads(lock.read_text())
+    except (OSError, ValueError): return None, False
+    rec = rec if isinstance(rec, dict) else {'pid': rec}  # lock files of older versions hold the bare pid
+    pid, started = rec.get('pid'), rec.get('started')
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0: return None, False
+    if pid == os.getpid(): return pid, str(lock.resolve()) in _HELD
+    return pid, _alive(pid) and (started is None or started == _started(pid))
 
 @contextlib.contextmanager
 def run_lock(out_dir:Path|str, # the run folder (created if needed)
@@ -182,24 +202,28 @@ def run_lock(out_dir:Path|str, # the run folder (created if needed)
     if out.exists() and not out.is_dir(): raise ValueError(f"out_dir {str(out)!r} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     lock, mine = out / '.lock', out / f'.lock.tmp-{os.getpid()}'
-    mine.write_text(str(os.getpid()))
+    mine.write_text(json.dumps({'pid': os.getpid(), 'started': _started(os.getpid())}))
     try:
         while True:
             try:
                 os.link(mine, lock)  # atomic: fails when the lock exists
                 break
             except FileExistsError:
-                try: pid = int(lock.read_text().strip())
-                except (OSError, ValueError): pid = 0
-                if pid and _alive(pid):
+                pid, held = _holder(lock)
+                if held:
                     who = 'this process' if pid == os.getpid() else f'process {pid}'
                     raise ValueError(f"out_dir {str(out)!r} is in use by {who} (lock file {lock}); wait for that run to end or stop it")
-                warnings.warn(f"taking over the stale lock {lock} of process {pid or '?'}, which is no longer running")
+                warnings.warn(f"taking over the stale lock {lock} of process {pid or '?'}, which no longer runs this run "
+                              "(it ended, or its pid now belongs to another process)")
                 lock.unlink(missing_ok=True)
     finally:
         mine.unlink(missing_ok=True)
+    key = str(lock.resolve())
+    _HELD.add(key)
     try: yield lock
-    finally: lock.unlink(missing_ok=True)
+    finally:
+        _HELD.discard(key)
+        lock.unlink(missing_ok=True)
 
 # %% ../nbs/06a_runs.ipynb #2d8c4b50
 RUN_FILES = ('checkpoints', 'adapter', 'metrics.jsonl', 'tensorboard')
@@ -253,10 +277,10 @@ def _keep_metrics_until(path:Path, step:int):
 
 def save_final(out_dir:Path, policy, logz, run:dict, step:int):
     "The final adapter in PEFT format with log Z′ and the run description (`run.json`) beside it (atomic)."
-    with _disk_errors(f"the final adapter {out_dir / 'adapter'}", "the checkpoints are intact"):
+    with disk_errors(f"the final adapter {out_dir / 'adapter'}", "the checkpoints are intact", 'resume (resume=True)'):
         with atomic_dir(out_dir / 'adapter', replace=True) as d:
             policy.save(d)
-            torch.save({'kind': run['config']['logz'], 'state': logz.state_dict()}, d / 'logz.pt')
+            save_torch({'kind': run['config']['logz'], 'state': logz.state_dict()}, d / 'logz.pt')
             (d / 'run.json').write_text(json.dumps({**run, 'step': step}, indent=1))
     return out_dir / 'adapter'
 
@@ -280,10 +304,11 @@ def stop_on_signals():
 def open_run(out:Path|None, # the run folder (None: nothing is saved)
              cfg, identity:dict, accelerator,
             ):
-    "Lock the run folder, clean up after killed saves, and yield the checkpoint to resume from (or None)."
+    "Lock the run folder, clean up after killed saves, and yield the checkpoint to resume from (or None); a full disk anywhere in the run says so."
     main = accelerator.is_main_process
     if out is not None and not out.exists(): check_out_dir(out, cfg, identity)  # refuse resuming a missing folder before the lock creates it
     with contextlib.ExitStack() as stack:
+        if out is not None: stack.enter_context(disk_errors(f"the run folder {out}", "its newest checkpoint is intact", 'resume (resume=True)'))
         failed = None
         if out is not None and main:
             try: stack.enter_context(run_lock(out))

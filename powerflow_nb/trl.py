@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import use_adapter
+from .core import save_torch
 from .objectives import get_objective, init_logz, leave_one_out_mean, LogZHead, ScalarLogZ
 from .lm import Samples, prompt_groups, is_peft
 from .data import has_boxed, load_prompts
@@ -249,7 +250,7 @@ def step_logz(self:PowerFlowTrainer, scheduler=None, # the policy's learning-rat
 def _save(self:PowerFlowTrainer, output_dir=None, state_dict=None):
     "TRL's save (the adapter), and log Z′ with its optimizer state as `logz.pt`."
     GRPOTrainer._save(self, output_dir, state_dict)
-    torch.save({'logz': self.logz.state_dict(), 'optimizer': self.logz_optimizer.state_dict()}, os.path.join(output_dir or self.args.output_dir, 'logz.pt'))
+    save_torch({'logz': self.logz.state_dict(), 'optimizer': self.logz_optimizer.state_dict()}, os.path.join(output_dir or self.args.output_dir, 'logz.pt'))
 
 @patch
 def _load_from_checkpoint(self:PowerFlowTrainer, resume_from_checkpoint, model=None):

@@ -1,6 +1,6 @@
 """Bad input and faults at the public boundary of lm, train and the CLI: each is refused with a message naming the
 input (expected fragment in each row), or recovered from without losing a finished step."""
-import errno, json, math, subprocess, sys, warnings
+import errno, json, math, shutil, subprocess, sys, warnings
 from pathlib import Path
 import pytest, torch
 from powerflow_nb.models import tiny_lm
@@ -10,6 +10,8 @@ from powerflow_nb.runs import find_checkpoint, save_checkpoint
 from powerflow_nb.policy import HFPolicy
 import powerflow_nb.policy as policy_mod
 from powerflow_nb.cli import main
+from powerflow_nb.core import DiskFull
+from powerflow_nb.callbacks import Callback
 
 PROMPTS = ['1+1=', '2+3=', 'hello']
 
@@ -211,6 +213,49 @@ def test_full_disk_says_so_and_keeps_latest(tmp_path, monkeypatch):
     assert (out / 'checkpoints' / 'latest').read_text() == 'step-000003' and find_checkpoint(out).name == 'step-000003'
     assert not [p for p in (out / 'checkpoints').iterdir() if p.name.startswith('.')]
 
+@pytest.fixture
+def small_disk(tmp_path):
+    "A real 4 MiB file system (tmpfs); skipped where this process may not mount one."
+    d = tmp_path / 'disk'
+    d.mkdir()
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(d)], capture_output=True, text=True)
+    if r.returncode: pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip() or r.returncode}")
+    yield d
+    subprocess.run(['umount', '-l', str(d)], check=False)
+
+# bytes left free on a full disk -> the write that hits it: the run's own files, the adapter (safetensors), state.pt (torch)
+@pytest.mark.parametrize('leave, failing', [(0, 'the run folder'), (16384, 'SafetensorError'), (100_000, 'state.pt')])
+def test_real_full_disk_says_so_and_resumes(small_disk, leave, failing):
+    out = small_disk / 'run'
+    run(out)
+    filler = small_disk / 'filler'
+    try:
+        with open(filler, 'wb') as f: f.write(b'\0' * max(0, shutil.disk_usage(small_disk).free - leave))
+    except OSError: pass  # the disk is as full as it gets
+    with pytest.raises(DiskFull) as e: run(out, steps=4, resume=True)
+    said = f"{e.value} {type(e.value.__cause__).__name__} {e.value.__cause__}"
+    assert 'no space left on device while writing' in said and 'Free some space and resume' in said, said
+    assert failing in said or (failing == 'state.pt' and type(e.value.__cause__) is OSError), said  # each library's way to fail is caught
+    assert (out / 'checkpoints' / 'latest').read_text() == 'step-000003' and find_checkpoint(out).name == 'step-000003'
+    filler.unlink()
+    assert run(out, steps=4, resume=True).history[-1]['step'] == 4  # nothing lost: the run goes on once space is free
+
+def test_latest_replaced_by_a_folder(tmp_path):
+    out = tmp_path / 'run'
+    run(out)
+    latest = out / 'checkpoints' / 'latest'
+    latest.unlink(); latest.mkdir()
+    raises(lambda: run(out, steps=4, resume=True), 'must be the file naming the newest checkpoint, but it is a folder')
+    class Replace(Callback):  # mid-run: someone puts a folder in `latest`'s place after the first checkpoint
+        def on_step_end(self, trainer, m):
+            if latest.is_file(): latest.unlink(); latest.mkdir()
+    latest.rmdir()
+    m, t = tiny_lm()
+    raises(lambda: train_latb(m, PROMPTS, config=cfg(out, steps=6, overwrite=True), tokenizer=t, callbacks=[Replace()]), 'but it is a folder')
+    assert len(list((out / 'checkpoints').glob('step-*'))) == 2  # the checkpoint written before `latest` was refused is there
+    latest.rmdir()
+    assert run(out, steps=6, resume=True).history[-1]['step'] == 6  # the checkpoint written before the refusal is resumed from
+
 # ---- lm.sample ----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('kw, fragment', [
     (dict(prompts=''), 'is empty'), (dict(prompts=['hi', ' ']), 'prompts[1] is empty'), (dict(prompts=[]), 'non-empty list'),
@@ -259,6 +304,14 @@ def test_cli_train_user_errors(capsys, tmp_path, tiny_dir, extra, files, fragmen
     assert code == 2 and 'Traceback' not in err, err
     last = err.strip().splitlines()[-1]  # (transformers may print a progress bar before)
     assert last.startswith('powerflow train: error: ') and fragment in last and err.count('error:') == 1, err
+
+def test_cli_full_disk_is_one_error_line(capsys, small_disk, tiny_dir):
+    try:
+        with open(small_disk / 'filler', 'wb') as f: f.write(b'\0' * shutil.disk_usage(small_disk).free)
+    except OSError: pass
+    code, err = cli(capsys, *TRAIN, '--model', str(tiny_dir), '--alpha', '2', '--out', str(small_disk / 'run'))
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and 'Traceback' not in err and last.startswith('powerflow train: error: ') and 'no space left on device' in last, err
 
 def test_cli_bad_flag_value_is_a_usage_error(capsys, tiny_dir):
     code, err = cli(capsys, *TRAIN, '--model', str(tiny_dir), '--alpha', '2', '--steps', 'many')
