@@ -10,7 +10,7 @@ from .core import check_alpha, atomic_write
 
 # %% auto #0
 __all__ = ['REPORT_CSS', 'NONE', 'COMMANDS', 'html_report', 'toy_demo', 'verdict', 'samples_table', 'demo', 'add_config_flags',
-           'read_config', 'config_from_args', 'parser', 'load_adapter', 'known_answer', 'graded', 'main']
+           'read_config', 'config_from_args', 'parser', 'known_answer', 'graded', 'main']
 
 # %% ../nbs/10_cli.ipynb #060e1b6c
 REPORT_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 12px}"
@@ -251,27 +251,6 @@ def _sample_flags(s):
     s.add_argument('--max-new-tokens', type=int, default=64, help='maximum completion length in tokens (default: %(default)s)')
     s.add_argument('--seed', type=int, default=0, help='RNG seed: the same inputs give the same samples (default: %(default)s)')
 
-def load_adapter(model, # the base model
-                 adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
-                 model_name:str='', # the base model's name, for the error message
-                 tokenizer=None, # the base model's tokenizer (checked against the adapter's run.json when it has one)
-                ):
-    "`model` with the adapter in `adapter` attached, or a clear error when it is not an adapter or not for this base model."
-    from peft import PeftModel
-    from powerflow_nb.runs import model_fingerprint, identity_diff
-    if not (Path(adapter) / 'adapter_config.json').is_file():
-        raise ValueError(f"adapter {str(adapter)!r} is not a PEFT adapter folder (no adapter_config.json)")
-    run = Path(adapter) / 'run.json'  # an adapter train_latb wrote records the base it was trained on
-    if run.is_file():
-        saved = json.loads(run.read_text()).get('identity', {})
-        now = {'base_model': model_fingerprint(model, tokenizer if 'tokenizer' in saved.get('base_model', {}) else None), 'prompts': saved.get('prompts'), 'n_prompts': saved.get('n_prompts')}
-        diff = identity_diff(saved, now)
-        if diff: raise ValueError(f"adapter {str(adapter)!r} was trained on another base model than {model_name!r}: " + '; '.join(diff))
-    try: return PeftModel.from_pretrained(model, str(adapter))
-    except (RuntimeError, KeyError, ValueError) as e:  # size mismatches, missing target modules
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None
-
 def known_answer(prompt:str, # a prompt as typed
                 )->object|None:
     "The ground truth of `prompt` when it is a question of the shipped arithmetic sets (either split, all levels), else None."
@@ -288,6 +267,7 @@ def _sample_cmd(a):
     from powerflow_nb.models import load_lm
     from powerflow_nb.lm import HFDecoder
     from powerflow_nb.samplers import power_sample
+    from powerflow_nb.runs import load_adapter
     m, tok = load_lm(a.model)
     if a.adapter: m = load_adapter(m, a.adapter, a.model, tok)
     g = torch.Generator().manual_seed(a.seed)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_data.ipynb #c6b542a1
 from __future__ import annotations
-import csv, hashlib, json, logging, math, random, re, threading
+import csv, hashlib, io, json, logging, math, random, re, threading
 import numpy as np
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -329,9 +329,18 @@ SHIPPED = {"arithmetic": lambda: arithmetic("train"), "arithmetic-train": lambda
            **{f"creative-{k}": (lambda k=k: creative(k)) for k in CREATIVE_KINDS}}
 _FILE_TYPES = (".jsonl", ".json", ".csv", ".tsv")
 
+def _read_text(path):
+    "A prompt file's text: UTF-8, with or without a byte-order mark; any other encoding is refused with where and how to fix it."
+    raw = path.read_bytes()
+    try: return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path} is not UTF-8 text (byte {raw[e.start:e.start + 1]!r} at line {line}, offset {e.start}); "
+                         f"save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}` for a Latin-1 file") from None
+
 def _read_jsonl(path):
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip(): continue
         try: rows.append(json.loads(line))
         except json.JSONDecodeError as e: raise ValueError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
@@ -342,12 +351,11 @@ def _read_file(path):
     suffix = path.suffix.lower()
     if suffix == ".jsonl": return _read_jsonl(path)
     if suffix == ".json":
-        try: data = json.loads(path.read_text(encoding="utf-8"))
+        try: data = json.loads(_read_text(path))
         except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON ({e.msg})") from None
         if not isinstance(data, list): raise ValueError(f"{path} must hold a JSON list of rows, got a {type(data).__name__}")
         return data
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
+    return list(csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter="\t" if suffix == ".tsv" else ","))
 
 def _rows(source):
     "Rows (dicts, strings or `Prompt`s) of any accepted source, and a name for ids."
@@ -357,6 +365,7 @@ def _rows(source):
         if path.suffix.lower() not in _FILE_TYPES:
             if path.exists(): raise ValueError(f"source {str(source)!r}: unsupported file type {path.suffix!r}; allowed: {', '.join(_FILE_TYPES)}")
             raise ValueError(f"source {str(source)!r} is neither a shipped prompt set ({', '.join(SHIPPED)}) nor a {'/'.join(_FILE_TYPES)} file")
+        if path.is_dir(): raise ValueError(f"source {str(source)!r} is a folder, not a {path.suffix} file: name the file inside it")
         if not path.is_file(): raise ValueError(f"source {str(source)!r}: no such file")
         return _read_file(path), path.stem
     cols = getattr(source, "column_names", None)

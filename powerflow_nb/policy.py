@@ -15,7 +15,7 @@ from .core import save_torch
 from .lm import sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
 from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
-from .models import load_lm, pin_4bit_kernel
+from .models import load_lm, loaded_quantization, pin_4bit_kernel
 
 # %% auto #0
 __all__ = ['prepare_policy', 'check_prompt_lengths', 'prompt_states', 'token_states', 'FoldedCopy', 'HFPolicy', 'ToyLMPolicy',
@@ -31,6 +31,10 @@ def prepare_policy(model, # model name / local folder, a transformers model, or 
     from peft import LoraConfig, get_peft_model
     if isinstance(model, (str, os.PathLike)): model, tokenizer = load_lm(str(model), quantize=config.quantize, device=device or 'auto')
     elif tokenizer is None: raise ValueError("tokenizer is required when model is a loaded model (or pass a model name)")
+    elif config.quantize not in (None, have := loaded_quantization(model)):
+        raise ValueError(f"quantize={config.quantize!r} applies when a model name is given, but the model passed in is "
+                         f"{'loaded in ' + have if have else 'not quantised'}: pass the name, load it with load_lm(..., quantize={config.quantize!r}), "
+                         "or leave quantize unset")
     if is_peft(model): return model, tokenizer
     for p in model.parameters(): p.requires_grad_(False)  # the base stays frozen and in the dtype it was loaded in
     torch.manual_seed(config.seed)

@@ -15,7 +15,7 @@ from .lm import nonfinite
 # %% auto #0
 __all__ = ['MANIFEST', 'RUN_FILES', 'write_manifest', 'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
            'clean_orphans', 'model_fingerprint', 'tokenizer_fingerprint', 'run_identity', 'identity_diff', 'run_lock',
-           'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'open_run']
+           'check_out_dir', 'clear_run', 'save_final', 'stop_on_signals', 'open_run', 'load_adapter']
 
 # %% ../nbs/06a_runs.ipynb #0a2a05e2
 MANIFEST = 'manifest.json'
@@ -326,3 +326,29 @@ def open_run(out:Path|None, # the run folder (None: nothing is saved)
             _keep_metrics_until(out / 'metrics.jsonl', 0 if ck is None else int(ck.name.split('-')[1]))
         accelerator.wait_for_everyone()
         yield ck
+
+# %% ../nbs/06a_runs.ipynb #b2afbe0f
+def load_adapter(model, # the base model (a PEFT model: the adapter is added under `adapter_name`)
+                 adapter:Path|str, # a PEFT adapter folder (e.g. a run's out_dir/adapter)
+                 model_name:str='', # the base model's name, for the error message
+                 tokenizer=None, # the base model's tokenizer (checked against the adapter's run.json when it records one)
+                 adapter_name:str='default', # the name PEFT gives the adapter
+                ):
+    "`model` with the adapter in `adapter` attached, or a clear error when it is not an adapter or not for this base model."
+    from peft import PeftModel
+    if not (Path(adapter) / 'adapter_config.json').is_file():
+        raise ValueError(f"adapter {str(adapter)!r} is not a PEFT adapter folder (no adapter_config.json)")
+    run = Path(adapter) / 'run.json'
+    if run.is_file():
+        saved = json.loads(run.read_text()).get('identity', {})
+        now = {'base_model': model_fingerprint(model, tokenizer if 'tokenizer' in saved.get('base_model', {}) else None),
+               'prompts': saved.get('prompts'), 'n_prompts': saved.get('n_prompts')}
+        if diff := identity_diff(saved, now):
+            raise ValueError(f"adapter {str(adapter)!r} was trained on another base model than {model_name!r}: " + '; '.join(diff))
+    try:
+        if hasattr(model, 'peft_config'): model.load_adapter(str(adapter), adapter_name=adapter_name)
+        else: model = PeftModel.from_pretrained(model, str(adapter), adapter_name=adapter_name)
+        return model
+    except (RuntimeError, KeyError, ValueError) as e:  # size mismatches, missing target modules
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None

@@ -14,6 +14,7 @@ from fastcore.basics import patch
 from .core import check_alpha, check_int, check_number
 from .objectives import OBJECTIVES, Objective, get_objective, LogZHead, ScalarLogZ, init_logz, leave_one_out_mean, LossOut
 from .data import is_correct
+from .models import loaded_quantization
 from .policy import RolloutBatch, make_policy, rollout, train_autocast
 from . import runs
 from .runs import run_identity, load_checkpoint, save_final, stop_on_signals, open_run
@@ -412,6 +413,7 @@ def train_latb(model, # model name (e.g. 'smollm2-135m'), local folder, transfor
     cfg = resolve_config(alpha, config)
     acc = Accelerator(cpu=not torch.cuda.is_available())  # on a machine without CUDA, several processes are MULTI_CPU (gloo)
     policy = make_policy(model, tokenizer, cfg, device=acc.device)
+    if cfg.quantize is None and (q := loaded_quantization(policy.module)): cfg = dataclasses.replace(cfg, quantize=q)  # run.json says what was trained
     items = policy.prompts(prompts, cfg)
     policy.check_finite()
     if eval_prompts is not None: callbacks = [EvalCallback(eval_prompts, cfg.eval_every or cfg.steps, cfg.eval_k), *callbacks]

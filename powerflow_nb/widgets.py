@@ -957,14 +957,12 @@ def _as_model(model):
     raise ValueError(f"model must be a ToyLM, a model name or path, an HFDecoder or a (model, tokenizer) pair, got {type(model).__name__}"
                      + (" (a loaded model needs its tokenizer: pass (model, tokenizer))" if hasattr(model, 'config') else ''))
 
-def _attach_adapters(model, adapters:dict):
-    "Load every adapter path onto `model` with PEFT; returns the (PEFT) model."
+def _attach_adapters(model, tokenizer, adapters:dict):
+    "Load every adapter folder onto `model` with `runs.load_adapter` (which refuses one trained on another base); returns the (PEFT) model."
     if not adapters: return model
-    from peft import PeftModel
-    from powerflow_nb.lm import is_peft
-    for i, (name, (path, _)) in enumerate(adapters.items()):
-        if i == 0 and not is_peft(model): model = PeftModel.from_pretrained(model, str(path), adapter_name=name)
-        else: model.load_adapter(str(path), adapter_name=name)
+    from powerflow_nb.runs import load_adapter
+    name = getattr(model.config, '_name_or_path', '') or type(model).__name__
+    for k, (path, _) in adapters.items(): model = load_adapter(model, path, name, tokenizer, adapter_name=k)
     return model.eval()
 
 COST_RANK = {'base': 1, 'temperature': 2, 'sir': 3, 'smc': 4, 'mh': 5} # order of computation of uncached columns (adapters: 1)
@@ -1065,7 +1063,7 @@ class LMSampler:
     def __init__(self, model, adapters:dict):
         from powerflow_nb.lm import HFDecoder
         model, self.tokenizer = _as_model(model)
-        self.adapters, self.model = adapters, _attach_adapters(model, adapters)
+        self.adapters, self.model = adapters, _attach_adapters(model, self.tokenizer, adapters)
         self.decoder, self.device = HFDecoder(self.model, self.tokenizer), next(self.model.parameters()).device
         self._next = {} # prompt -> base next-token log-probs
     def token_names(self, ids:list)->list: return [self.tokenizer.decode([i]) for i in ids]

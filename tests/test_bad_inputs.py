@@ -256,6 +256,14 @@ def test_latest_replaced_by_a_folder(tmp_path):
     latest.rmdir()
     assert run(out, steps=6, resume=True).history[-1]['step'] == 6  # the checkpoint written before the refusal is resumed from
 
+def test_quantize_is_what_was_trained(tmp_path, tiny_dir):
+    raises(lambda: run(quantize='4bit'), "quantize='4bit' applies when a model name is given, but the model passed in is not quantised")
+    from powerflow_nb.models import load_lm
+    m4 = load_lm(tiny_dir, quantize='4bit', device='cpu')
+    raises(lambda: run(model=m4, quantize='8bit'), 'is loaded in 4bit')
+    run(tmp_path / 'q', model=m4, steps=1)  # a 4-bit model with quantize unset: run.json records 4bit
+    assert json.loads((tmp_path / 'q' / 'adapter' / 'run.json').read_text())['config']['quantize'] == '4bit'
+
 # ---- lm.sample ----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('kw, fragment', [
     (dict(prompts=''), 'is empty'), (dict(prompts=['hi', ' ']), 'prompts[1] is empty'), (dict(prompts=[]), 'non-empty list'),

@@ -115,6 +115,17 @@ def test_cheap_arguments_are_checked_before_the_model_is_loaded():
         with pytest.raises(ValueError, match=msg): AlphaExplorer('/no/such/model', auto=False, **kw)
     with pytest.raises(ValueError, match='model must be a ToyLM, a model name or path'): LMBackend(object())
 
+def test_explorer_refuses_an_adapter_of_another_base(tmp_path):
+    "An adapter's run.json names the base it was trained on; the explorer checks it as the CLI does."
+    from powerflow_nb.models import tiny_lm
+    from powerflow_nb.train import LATBConfig, train_latb
+    m, t = tiny_lm(seed=0)
+    cfg = LATBConfig(alpha=2.0, steps=1, prompts_per_step=1, n_rollouts=2, max_new_tokens=4, out_dir=str(tmp_path / 'run'), progress=False, tensorboard=False)
+    train_latb(m, ['1+1='], config=cfg, tokenizer=t)
+    adapter = {'mine': (tmp_path / 'run' / 'adapter', 2.0)}
+    assert 'mine' in LMBackend(tiny_lm(seed=0), adapters=adapter).methods  # its own base: loads
+    with pytest.raises(ValueError, match='was trained on another base model'): LMBackend(tiny_lm(seed=1), adapters=adapter)
+
 @pytest.fixture(scope='module')
 def toy_explorer():
     ex = AlphaExplorer(random_toy(vocab_size=4, max_len=4, seed=0), n=N_RANGE[1], budget=3, auto=False)
