@@ -58,3 +58,13 @@ def test_stability_degenerate_answers():
     q = 'What is 64 + 95? Reply with the final answer in \\boxed{}.'
     assert degenerate('', 1, q) and degenerate('7', 2, q) and degenerate('\\boxed{64 + 95}', 9, q) and degenerate('64+95', 6, q)
     assert not degenerate('64 + 95 = 159', 8, q) and not degenerate('\\boxed{159}', 6, q) and not degenerate('64 + 95 = \\boxed{159}', 12, q)
+
+@pytest.mark.slow
+def test_gpu_qlora_tiny():
+    "The GPU benchmark's code path on a tiny Qwen2 on the CPU: PowerFlow after and before, TRL's GRPOTrainer beside it, LoRA and QLoRA."
+    p = subprocess.run([sys.executable, str(BENCH / 'gpu_qlora.py'), '--tiny', '--steps', '2', '--max-new-tokens', '8', '--prompts-per-step', '2',
+                        '--n-rollouts', '2'], cwd=BENCH, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads((BENCH / 'gpu_qlora_tiny.json').read_text())
+    assert {f'{q}{s}' for q in ('LoRA bf16', 'QLoRA nf4') for s in ('', ' before', ' TRL GRPO')} == set(res['rows'])
+    assert all(r['tokens/s'] > 0 for r in res['rows'].values()) and set(res['agreement']) == {'LoRA bf16', 'QLoRA nf4'}

@@ -234,22 +234,27 @@ def hostile(valid, kind, i, live=None):
 
 # ---- the property -------------------------------------------------------------------------------------------------------
 class Hang(Exception): "The call ran past its CPU-time limit."
-def _hang(*_): raise Hang('no result after 0.5 s of CPU time')
+def _hang(*_): raise Hang()
 
-def call(fn, kw):
-    "fn(**kw) with 0.5 s of CPU time and 3 GiB more address space (a runaway allocation raises instead of swamping the machine)."
+def call(fn, kw, cpu=0.3):
+    "fn(**kw) with `cpu` s of CPU time and 3 GiB more address space (a runaway allocation fails instead of swamping the machine)."
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize() + (3 << 30)
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-    old = signal.signal(signal.SIGVTALRM, _hang)
-    signal.setitimer(signal.ITIMER_VIRTUAL, 0.5)
+    old, runaway = signal.signal(signal.SIGPROF, _hang), None
+    signal.setitimer(signal.ITIMER_PROF, cpu)
     try:
         with torch.random.fork_rng():  # modules initialise from the global RNG: the same weights on every call
             torch.manual_seed(0)
             return fn(**kw)
+    except (Hang, MemoryError, RuntimeError) as e:
+        if not isinstance(e, RuntimeError) or 'allocate' in str(e): runaway = f"{type(e).__name__} {str(e)[:150]}"
+        else: raise
     finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0); signal.signal(signal.SIGVTALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0); signal.signal(signal.SIGPROF, old)
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    # raised here, without the traceback, so that what the runaway call built is freed now
+    raise Hang(f"no result after {cpu} s of CPU time") if runaway.startswith('Hang') else MemoryError(f"runaway allocation: {runaway}")
 
 def leaves(x, path='out'):
     "(path, tensor) for every number in a result: tensors, arrays and floats inside tuples, lists, dicts, dataclasses, modules."
