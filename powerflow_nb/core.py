@@ -8,33 +8,39 @@ import contextlib, errno, hashlib, io, math, numbers, os, shutil, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check_alpha', 'check_int', 'check_number', 'atomic_write', 'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull',
-           'disk_errors', 'save_torch']
+__all__ = ['ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'check_number', 'check_tensor', 'atomic_write', 'file_digest',
+           'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
 
 # %% ../nbs/00_core.ipynb #782d482d
-def check_alpha(alpha, # the power; must be a finite number > 0 (or `inf` when `allow_inf`)
+ALPHA_MAX = 1e6  # past it α·log p leaves float32's range for ordinary log-probs; p^α is its modes (the argmax) to float precision
+
+def check_alpha(alpha, # the power; must be a finite number in (0, ALPHA_MAX] (or `inf`, the argmax limit, when `allow_inf`)
                 name:str='alpha', # argument name used in the error message
-                allow_inf:bool=False, # accept `float('inf')` (uniform over the modes)
+                allow_inf:bool=False, # accept `float('inf')` (uniform over the modes); a finite α > ALPHA_MAX then means the same
                )->float:
     "Return `alpha` as a float, or raise `ValueError` naming `name`, the value and what is allowed."
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):  # True is not a power; '4' is a typo away from a bug
         raise ValueError(f"{name} must be a number > 0, got {alpha!r}")
     a = float(alpha)
-    if math.isnan(a) or a <= 0 or (math.isinf(a) and not allow_inf):
-        allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
+    if a > ALPHA_MAX and allow_inf: return math.inf  # the limit: p^α is uniform over the modes
+    if math.isnan(a) or a <= 0 or a > ALPHA_MAX:
+        allowed = "a number > 0 or inf" if allow_inf else f"a finite number in (0, {ALPHA_MAX:g}]"
         raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
     return a
 
 # %% ../nbs/00_core.ipynb #ba28688c
+MAX_COUNT = 2**31 - 1  # the largest count any argument takes unless its check says otherwise (torch's int32 index range)
+
 def check_int(x, # the value to check: an int (numpy ints too; `True` is not a count)
               name:str, # argument name used in the error message
               lo:int=1, # the smallest allowed value
-              hi:int|None=None, # the largest allowed value (None: no upper bound)
+              hi:int|None=None, # the largest allowed value (None: `MAX_COUNT`)
               why:str='', # what the bounds are, added to the message in parentheses
              )->int:
     "Return `x` as an int in [lo, hi], or raise `ValueError` naming `name`, the value and what is allowed."
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or (hi is not None and x > hi):
-        allowed = f"an int >= {lo}" if hi is None else f"an int in [{lo}, {hi}]"
+    top = MAX_COUNT if hi is None else hi
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or x > top:
+        allowed = (f"an int >= {lo}" + (" and <= 2**31 - 1" if isinstance(x, numbers.Integral) and x > top else '')) if hi is None else f"an int in [{lo}, {hi}]"
         raise ValueError(f"{name} must be {allowed}{f' ({why})' if why else ''}, got {x!r}")
     return int(x)
 
@@ -49,6 +55,57 @@ def check_number(x, # the value to check: a real number (numpy floats too; `True
     ok = ok and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
     if not ok: raise ValueError(f"{name} must be a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}, got {x!r}")
     return float(x)
+
+# %% ../nbs/00_core.ipynb #44dd000a
+def _where(bad, t)->str:
+    "The first offending entry of `t` (where `bad` is True), for error messages."
+    i = tuple(bad.nonzero()[0].tolist()) if bad.dim() else ()
+    return f"{t[i].item():g}" + (f" at index {i}" if i else '')
+
+def check_tensor(x, # a tensor, a numpy array or a (nested) list of numbers
+                 name:str, # argument name used in the error message
+                 kind:str='float', # 'float' (ints become float64), 'int' (integral values, as long), 'bool' (or 0/1)
+                 finite=True, # True: no NaN or ±inf; '-inf': -inf allowed (log-probs of impossible outcomes); False: only NaN refused
+                 ndim=None, # the allowed number(s) of dimensions (None: any)
+                 lo:float=-math.inf, hi:float=math.inf, # the allowed range of the values (-inf entries aside)
+                 empty:bool=False, # whether zero elements are allowed
+                ):
+    "`x` as a checked tensor, or `ValueError`/`TypeError` naming `name`, what is wrong and where."
+    import torch
+    if x is None or isinstance(x, (bool, str, bytes, numbers.Number)) and not hasattr(x, 'shape'):
+        raise TypeError(f"{name} must be a tensor or a list of numbers, got {type(x).__name__} {x!r}")
+    try:
+        t = x if torch.is_tensor(x) else torch.as_tensor(x)
+        if not hasattr(x, 'dtype') and t.is_floating_point(): t = torch.as_tensor(x, dtype=torch.float64)  # Python floats are doubles
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        raise ValueError(f"{name} must be a tensor or a rectangular (nested) list of numbers: {str(e).splitlines()[0][:120]}") from None
+    shape = tuple(t.shape)
+    if ndim is not None and t.ndim not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
+        raise ValueError(f"{name} must have {ndim if isinstance(ndim, int) else ' or '.join(map(str, ndim))} dimension(s), got shape {shape}")
+    if not empty and t.numel() == 0: raise ValueError(f"{name} must not be empty, got shape {shape}")
+    if t.is_complex(): raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    if kind == 'bool':
+        if t.dtype != torch.bool:
+            bad = ~((t == 0) | (t == 1))
+            if bad.any(): raise ValueError(f"{name} must be a bool mask (or 0/1), got {_where(bad, t)}")
+            t = t != 0
+        return t
+    if t.dtype == torch.bool: raise TypeError(f"{name} must hold numbers, got a bool tensor of shape {shape}")
+    if t.is_floating_point():
+        nan = torch.isnan(t)
+        if nan.any(): raise ValueError(f"{name} must not contain NaN, got NaN" + (f" at index {tuple(nan.nonzero()[0].tolist())}" if t.dim() else ''))
+        inf = (t == math.inf) | ((t == -math.inf) & (finite is True)) if finite else torch.zeros_like(nan)
+        if inf.any(): raise ValueError(f"{name} must be {'< +inf (-inf marks an impossible outcome)' if finite == '-inf' else 'finite'}, got {_where(inf, t)}")
+    elif kind == 'float': t = t.double()
+    v = t if t.dtype == torch.bool else t.masked_fill(t == -math.inf, lo if lo > -math.inf else 0) if t.is_floating_point() else t
+    out = (v < lo) | (v > hi)
+    if out.any(): raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {_where(out, t)}")
+    if kind == 'int':
+        if t.is_floating_point():
+            frac = t != t.round()
+            if frac.any(): raise ValueError(f"{name} must hold integers, got {_where(frac, t)}")
+        t = t.long()
+    return t
 
 # %% ../nbs/00_core.ipynb #49c64aa3
 def atomic_write(path:Path|str, # the file to (re)write

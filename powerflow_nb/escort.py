@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import torch
-from .core import check_alpha
+from .core import check_alpha, check_int, check_tensor
 
 # %% auto #0
 __all__ = ['check_logp', 'check_probs', 'escort_logp', 'escort', 'entropy', 'effective_support']
@@ -33,10 +33,13 @@ def _refuse(x:torch.Tensor, top:torch.Tensor, dim:int, name:str, probs:bool):
     raise ValueError(f"{name} must have a finite entry along dim={dim} (all -inf: no outcome is possible), "
                      f"got an all -inf categorical {_at(top == -math.inf, x)}")
 
-def _as_float(x)->torch.Tensor:
-    "`x` as a tensor; integer and bool tensors become float64."
-    x = torch.as_tensor(x)
-    return x if x.is_floating_point() else x.double()
+def _as_float(x, dim, name:str)->torch.Tensor:
+    "`x` as a float tensor (integer and bool ones become float64) with at least one outcome along a valid `dim`."
+    x = check_tensor(x.double() if torch.is_tensor(x) and x.dtype == torch.bool else x, name, finite=False, empty=True)
+    if x.ndim == 0: raise ValueError(f"{name} must have a categorical axis (at least one dimension), got a 0-d tensor")
+    d = check_int(dim, 'dim', -x.ndim, x.ndim - 1, f'an axis of {name}, of shape {tuple(x.shape)}')
+    if not x.shape[d]: raise ValueError(f"{name} must have at least one outcome along dim={d}, got shape {tuple(x.shape)}")
+    return x
 
 def check_logp(logp:torch.Tensor, # log-probabilities or unnormalised logits (-inf marks an impossible outcome)
                dim:int=-1, # the categorical axis
@@ -44,7 +47,7 @@ def check_logp(logp:torch.Tensor, # log-probabilities or unnormalised logits (-i
                normalised:bool=False, # also require log-probabilities: entries <= 0 and exp summing to 1 along `dim`
               )->torch.Tensor:
     "Return `logp` as a float tensor, or raise `ValueError` on NaN, +inf or a categorical with no finite entry."
-    logp = _as_float(logp)
+    logp = _as_float(logp, dim, name)
     if not logp.numel(): return logp
     top = logp.amax(dim)  # one cheap reduction: NaN if any entry is NaN, +inf if one is +inf, -inf if all are -inf
     if not bool(torch.isfinite(top).all()): _refuse(logp, top, dim, name, probs=False)
@@ -66,7 +69,7 @@ def check_probs(p:torch.Tensor, # probabilities (or non-negative weights) along 
                 name:str='p', # argument name used in the error message
                )->torch.Tensor:
     "Return `p` as a float tensor, or raise `ValueError` unless it is finite, >= 0 and not all zero along `dim`."
-    p = _as_float(p)
+    p = _as_float(p, dim, name)
     if not p.numel(): return p
     lo, top = p.amin(dim), p.amax(dim)  # NaN propagates into both
     if not bool(((lo >= 0) & (top > 0) & (top < math.inf)).all()): _refuse(p, top, dim, name, probs=True)
