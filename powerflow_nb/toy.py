@@ -8,29 +8,36 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 import torch
-from .core import check_alpha, check_int
-from .escort import escort_logp, entropy
+from .core import check_alpha, check_int, check_number, check_tensor
+from .escort import check_logp, escort_logp, entropy
 
 # %% auto #0
-__all__ = ['ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered', 'temperature_logp',
-           'latb_fixed_point', 'latb_logp', 'kl', 'tv', 'expected_length', 'token_marginal', 'compare', 'format_table',
-           'order_agreement', 'sharpness_study', 'budget_outcomes', 'outcome_logp', 'truncation_target', 'ToyState',
-           'ToyDecoding']
+__all__ = ['MAX_SEQUENCES', 'check_size', 'ToyLM', 'toy_from_dict', 'counterexample', 'random_toy', 'power_logp', 'tempered',
+           'temperature_logp', 'latb_fixed_point', 'latb_logp', 'kl', 'tv', 'expected_length', 'token_marginal',
+           'compare', 'format_table', 'order_agreement', 'sharpness_study', 'budget_outcomes', 'outcome_logp',
+           'truncation_target', 'ToyState', 'ToyDecoding']
 
 # %% ../nbs/01_toy.ipynb #58eb6fd0
 def _n_prefixes(A, L): return sum(A**k for k in range(L))
 
-def _check_table(logp, max_len, eos_id):
-    check_int(max_len, 'max_len')
-    if logp.ndim != 3: raise ValueError(f"table must have shape [prompts, prefixes, vocab], got {tuple(logp.shape)}")
-    V = logp.shape[-1]
-    if V < 2: raise ValueError(f"vocabulary must hold EOS and at least one other token, got vocab size {V}")
-    if not isinstance(eos_id, int) or not 0 <= eos_id < V: raise ValueError(f"eos_id must be a token id in [0, {V}), got {eos_id!r}: the vocabulary has no EOS")
+MAX_SEQUENCES = 2**20  # a toy LM is enumerated: (V - 1)**max_len completions at most
+
+def check_size(vocab_size:int, max_len:int)->tuple[int, int]:
+    "(vocab_size, max_len) checked: EOS plus a letter, and few enough completions to enumerate."
+    V, L = check_int(vocab_size, 'vocab_size', 2, why='EOS plus a letter'), check_int(max_len, 'max_len')
+    if (V - 1)**L > MAX_SEQUENCES:
+        raise ValueError(f"max_len={L} with a vocabulary of {V} gives {V - 1}**{L} completions; a toy LM is enumerated: keep (vocab_size - 1)**max_len <= 2**20")
+    return V, L
+
+def _check_table(logp, max_len, eos_id, name='logp'):
+    if logp.ndim != 3: raise ValueError(f"{name} must have shape [prompts, prefixes, vocab], got {tuple(logp.shape)}")
+    V, max_len = check_size(logp.shape[-1], max_len)
+    eos_id = check_int(eos_id, 'eos_id', 0, V - 1, 'a token id: the vocabulary needs an EOS')
     if logp.shape[1] != _n_prefixes(V - 1, max_len):
-        raise ValueError(f"table has {logp.shape[1]} prefixes, a vocabulary of {V} with max_len={max_len} needs {_n_prefixes(V-1, max_len)}")
-    if torch.isnan(logp).any(): raise ValueError("table contains NaN")
+        raise ValueError(f"{name} has {logp.shape[1]} prefixes, a vocabulary of {V} with max_len={max_len} needs {_n_prefixes(V-1, max_len)}")
     err = (logp.logsumexp(-1) - 0).abs().max().item()
-    if err > 1e-6: raise ValueError(f"each next-token distribution must sum to 1, the worst sums to {math.exp(-err) if err < 50 else 0:.6g} or {math.exp(err) if err < 50 else math.inf:.6g}")
+    if not err <= 1e-6: raise ValueError(f"{name}: each next-token distribution must sum to 1, the worst sums to {math.exp(-err) if err < 50 else 0:.6g} or {math.exp(err) if err < 50 else math.inf:.6g}")
+    return max_len, eos_id
 
 # %% ../nbs/01_toy.ipynb #fc8ac97e
 class ToyLM:
@@ -40,9 +47,9 @@ class ToyLM:
                  eos_id:int=0, # the EOS token id
                  names:list|None=None, # token names for printing
                 ):
-        logp = torch.as_tensor(logp, dtype=torch.float64)
+        logp = check_tensor(logp, 'logp', finite='-inf').double()
         if logp.ndim == 2: logp = logp[None]
-        _check_table(logp, max_len, eos_id)
+        max_len, eos_id = _check_table(logp, max_len, eos_id)
         self.table, self.max_len, self.eos_id = logp, max_len, eos_id
         self.vocab_size = logp.shape[-1]
         self.names = list(names) if names is not None else ['<eos>' if i == eos_id else chr(97 + i - (i > eos_id)) for i in range(self.vocab_size)]
@@ -55,8 +62,9 @@ class ToyLM:
     @classmethod
     def from_probs(cls, probs, max_len:int, eos_id:int=0, names=None):
         "Build from a table of probabilities; rejects negative or non-normalised rows."
-        probs = torch.as_tensor(probs, dtype=torch.float64)
-        if (probs < 0).any(): raise ValueError(f"probs must be non-negative, got a minimum of {probs.min().item():.6g}")
+        probs = check_tensor(probs, 'probs', lo=0).double()
+        if probs.ndim == 2: probs = probs[None]
+        _check_table(probs.log(), max_len, eos_id, 'probs')
         return cls(probs.log(), max_len, eos_id, names)
 
     def digit(self, tokens): return tokens - (tokens > self.eos_id).long()
@@ -98,7 +106,7 @@ def toy_from_dict(tables:dict|list, # {prefix tuple of names: {token name: prob}
                  )->ToyLM:
     "A toy LM from explicit next-token tables; every prefix of fewer than `max_len` letters must be given."
     if eos not in vocab: raise ValueError(f"vocab must contain the EOS token {eos!r}, got {vocab!r}")
-    check_int(max_len, 'max_len')
+    check_size(len(vocab), max_len)
     tables = [tables] if isinstance(tables, dict) else list(tables)
     eos_id, V = vocab.index(eos), len(vocab)
     shell = ToyLM(torch.full((1, _n_prefixes(V - 1, max_len), V), -math.log(V)), max_len, eos_id, vocab)
@@ -126,8 +134,10 @@ def random_toy(vocab_size:int=4, # V, EOS included
                seed:int=0, # RNG seed
               )->ToyLM:
     "A random toy LM: Gaussian logits of scale `sharpness` for every prefix and prompt."
-    check_int(vocab_size, 'vocab_size', 2, why='EOS plus a letter')
-    check_int(max_len, 'max_len')
+    vocab_size, max_len = check_size(vocab_size, max_len)
+    n_prompts, seed = check_int(n_prompts, 'n_prompts'), check_int(seed, 'seed', 0, 2**63 - 1)
+    sharpness = check_number(sharpness, 'sharpness', 0, 1e6, lo_open=False, hi_open=False)
+    eos_logit = check_number(eos_logit, 'eos_logit', -1e6, 1e6, False, False)
     g = torch.Generator().manual_seed(seed)
     logits = sharpness * torch.randn(n_prompts, _n_prefixes(vocab_size - 1, max_len), vocab_size, generator=g, dtype=torch.float64)
     logits[..., 0] += eos_logit
@@ -153,9 +163,11 @@ def latb_fixed_point(logp:torch.Tensor, # [..., sequences] base log p(y|x)
                      iters:int=200, # bisection steps (float64 converges long before 200)
                     )->tuple[torch.Tensor, torch.Tensor]:
     "The LA-TB fixed point log π*(y|x) ∝ α·log p − λ|y| and λ = log Z′(x) with Σ p^α e^{−λ|y|} = 1."
-    a = check_alpha(alpha)
-    x, L = a * logp.double(), torch.as_tensor(lengths).double()
-    if (L < 1).any(): raise ValueError(f"lengths must be >= 1, got a minimum of {L.min().item()}")
+    a, iters = check_alpha(alpha), check_int(iters, 'iters', 1, 10**4)
+    logp, L = check_tensor(logp, 'logp', finite='-inf', hi=1e-4).double(), check_tensor(lengths, 'lengths', 'int', lo=1, ndim=1).double()
+    if logp.ndim == 0 or logp.shape[-1] != len(L): raise ValueError(f"logp [..., sequences] and lengths [sequences] must agree, got shapes {tuple(logp.shape)} and {tuple(L.shape)}")
+    if not (logp > -math.inf).any(-1).all(): raise ValueError("logp must give some sequence a probability > 0 in every row")
+    x = a * logp
     g0 = x.logsumexp(-1)
     lo, hi = torch.minimum(g0 / L.min(), g0 / L.max()), torch.maximum(g0 / L.min(), g0 / L.max())
     for _ in range(iters):
@@ -170,20 +182,32 @@ def latb_logp(lm:ToyLM, alpha:float)->tuple[torch.Tensor, torch.Tensor]:
     return latb_fixed_point(lm.seq_logp, lm.lengths, alpha)
 
 # %% ../nbs/01_toy.ipynb #d570759b
+def _dists(**named)->list:
+    "Normalised log-distributions over the last axis, all of one shape (the checks of `kl`, `tv` and friends)."
+    out = [check_logp(v, -1, k, normalised=True).double().log_softmax(-1) for k, v in named.items()]  # renormalised: rounding gone
+    if len({tuple(o.shape) for o in out}) > 1: raise ValueError(f"{' and '.join(named)} must have the same shape, got {[tuple(o.shape) for o in out]}")
+    return out
+
 def kl(logp:torch.Tensor, logq:torch.Tensor)->torch.Tensor:
     "KL(p‖q) in nats along the last axis (0·log 0 = 0; inf where q = 0 < p)."
-    return torch.where(logp > -math.inf, logp.exp() * (logp - logq), 0.0).sum(-1)
+    logp, logq = _dists(logp=logp, logq=logq)
+    return torch.where(logp > -math.inf, logp.exp() * (logp - logq), 0.0).sum(-1).clamp(min=0)  # ≥ 0: rounding aside
 
 def tv(logp:torch.Tensor, logq:torch.Tensor)->torch.Tensor:
     "Total variation distance ½Σ|p − q| along the last axis."
-    return 0.5 * (logp.exp() - logq.exp()).abs().sum(-1)
+    logp, logq = _dists(logp=logp, logq=logq)
+    return (0.5 * (logp.exp() - logq.exp()).abs().sum(-1)).clamp(0, 1)
 
 def expected_length(logp:torch.Tensor, lengths:torch.Tensor)->torch.Tensor:
     "E[|y|] under the distribution with log-probs `logp` over sequences of `lengths`."
+    logp, lengths = _dists(logp=logp)[0], check_tensor(lengths, 'lengths', 'int', lo=1)
+    if lengths.shape[-1:] != logp.shape[-1:]: raise ValueError(f"lengths must have logp's last axis {logp.shape[-1]}, got shape {tuple(lengths.shape)}")
     return (logp.exp() * lengths.to(logp.dtype)).sum(-1)
 
 def token_marginal(lm:ToyLM, logp:torch.Tensor, position:int=0)->torch.Tensor:
     "P(y_position = v) for every token v under a distribution over `lm`'s sequences, [prompts, V]."
+    position, logp = check_int(position, 'position', 0, lm.max_len - 1), _dists(logp=logp)[0]
+    if logp.shape[-1] != len(lm.lengths): raise ValueError(f"logp must be over the toy LM's {len(lm.lengths)} sequences, got shape {tuple(logp.shape)}")
     tok = lm.tokens[:, position]
     p = torch.where(lm.lengths > position, logp.exp(), 0.0)
     return torch.zeros(*p.shape[:-1], lm.vocab_size, dtype=p.dtype).index_add_(-1, tok, p)
@@ -191,6 +215,7 @@ def token_marginal(lm:ToyLM, logp:torch.Tensor, position:int=0)->torch.Tensor:
 # %% ../nbs/01_toy.ipynb #642a35c6
 def compare(lm:ToyLM, alpha:float, prompt:int=0)->dict:
     "Exact summary {name: {E|y|, entropy, KL to p_α, TV to p_α}} of base, p_α, temperature 1/α and LA-TB π*."
+    prompt = check_int(prompt, 'prompt', 0, lm.n_prompts - 1)
     d = {'base': lm.seq_logp[prompt], 'power': power_logp(lm, alpha)[prompt],
          'temperature': temperature_logp(lm, alpha)[prompt], 'latb': latb_logp(lm, alpha)[0][prompt]}
     return {k: {'E|y|': expected_length(v, lm.lengths).item(), 'entropy': entropy(v).item(),
@@ -214,6 +239,8 @@ def order_agreement(logp:torch.Tensor, # [..., sequences] log-probs of a distrib
                     ref:torch.Tensor, # [..., sequences] log-probs whose order is the reference (p or p_α)
                    )->torch.Tensor:
     "Fraction of the sequence pairs strictly ordered by `ref` that `logp` orders the same way."
+    logp, ref = (check_logp(v, -1, k) for k, v in (('logp', logp), ('ref', ref)))
+    if logp.shape != ref.shape: raise ValueError(f"logp and ref must have the same shape, got {tuple(logp.shape)} and {tuple(ref.shape)}")
     d_ref = ref[..., :, None] - ref[..., None, :]
     d = logp[..., :, None] - logp[..., None, :]
     strict = d_ref > 0
@@ -227,6 +254,8 @@ def sharpness_study(sharpness:list=(0.1, 0.3, 1.0, 2.0, 3.0), # scales of the ra
                    )->dict:
     "Exact distances between π*, temperature 1/α and p_α, their lengths and order agreement, averaged over toys and prompts."
     toy = dict(vocab_size=4, max_len=5, n_prompts=4) | toy
+    sharpness = [check_number(s, 'sharpness', 0, 1e6, False, False) for s in check_tensor(sharpness, 'sharpness', ndim=1).tolist()]
+    alphas, seeds = [check_alpha(a, 'alphas') for a in check_tensor(alphas, 'alphas', ndim=1).tolist()], check_int(seeds, 'seeds')
     rows = {}
     for s in sharpness:
         for a in alphas:
@@ -247,7 +276,7 @@ def budget_outcomes(lm:ToyLM, # the toy LM
                     budget:int, # new tokens allowed
                    )->tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "What a sampler with `budget` tokens returns: (outcome of each enumerated completion, outcome lengths, finished)."
-    cut = lm.lengths > budget
+    cut = lm.lengths > check_int(budget, 'budget')
     keys = torch.where(torch.arange(lm.max_len) < lm.lengths.clamp(max=budget)[:, None], lm.tokens, -1)
     uniq, ids = torch.cat([keys, cut[:, None].long()], 1).unique(dim=0, return_inverse=True)
     return ids, (uniq[:, :-1] >= 0).sum(1), uniq[:, -1] == 0
@@ -256,6 +285,9 @@ def outcome_logp(logp:torch.Tensor, # [prompts, sequences] log-probs of enumerat
                  ids:torch.Tensor, # [sequences] outcome of each completion (`budget_outcomes`)
                 )->torch.Tensor:
     "Log-probs [prompts, outcomes] of the outcomes: each sums the probability of its completions."
+    logp = check_logp(logp, -1, 'logp', normalised=True).double()
+    ids = check_tensor(ids, 'ids', 'int', lo=0, hi=logp.shape[-1] - 1, ndim=1)
+    if logp.ndim != 2 or len(ids) != logp.shape[-1]: raise ValueError(f"logp [prompts, sequences] and ids [sequences] must agree, got {tuple(logp.shape)} and {tuple(ids.shape)}")
     n = int(ids.max()) + 1
     return torch.zeros(len(logp), n, dtype=logp.dtype).index_add_(1, ids, logp.exp()).log()
 
@@ -267,6 +299,7 @@ def truncation_target(lm:ToyLM, # the toy LM
                      )->tuple[torch.Tensor, torch.Tensor]:
     "Exact LA-TB target over the budget's outcomes, cut ones penalised by ψ_cut per token: (log π [prompts, outcomes], λ [prompts])."
     ids, olen, fin = budget_outcomes(lm, budget)
+    penalty = check_number(penalty, 'penalty', -1e6, 0, False, False)
     return latb_fixed_point(outcome_logp(lm.seq_logp, ids) + (~fin) * olen * penalty, olen, alpha)
 
 # %% ../nbs/01_toy.ipynb #45ba8785
@@ -287,8 +320,7 @@ class ToyDecoding:
 
     def start(self, prompts, prefixes=None):
         "Decoder protocol: state and next-token log-probs after each prompt (index) and optional prefix."
-        prompts = torch.as_tensor(list(prompts), dtype=torch.long)
-        if prompts.numel() and (prompts.min() < 0 or prompts.max() >= self.n_prompts): raise ValueError(f"prompts must be prompt indices in [0, {self.n_prompts}), got {prompts.tolist()}")
+        prompts = check_tensor(list(prompts) if isinstance(prompts, (tuple, range)) else prompts, 'prompts', 'int', lo=0, hi=self.n_prompts - 1, ndim=1, empty=True)
         B, K = len(prompts), max(map(len, prefixes), default=0) if prefixes else 0
         pre = torch.full((B, K), self.eos_id, dtype=torch.long)
         for i, p in enumerate(prefixes or []): pre[i, :len(p)] = torch.as_tensor(p, dtype=torch.long)
