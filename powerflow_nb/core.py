@@ -97,8 +97,7 @@ def check_tensor(x, # a tensor, a numpy array or a (nested) list of numbers
         inf = (t == math.inf) | ((t == -math.inf) & (finite is True)) if finite else torch.zeros_like(nan)
         if inf.any(): raise ValueError(f"{name} must be {'< +inf (-inf marks an impossible outcome)' if finite == '-inf' else 'finite'}, got {_where(inf, t)}")
     elif kind == 'float': t = t.double()
-    v = t if t.dtype == torch.bool else t.masked_fill(t == -math.inf, lo if lo > -math.inf else 0) if t.is_floating_point() else t
-    out = (v < lo) | (v > hi)
+    out = ((t < lo) | (t > hi)) & (t != -math.inf)  # -inf entries passed the finiteness check
     if out.any(): raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {_where(out, t)}")
     if kind == 'int':
         if t.is_floating_point():

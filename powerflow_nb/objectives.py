@@ -4,12 +4,13 @@
 
 # %% ../nbs/03_objectives.ipynb #25a9a541
 from __future__ import annotations
-import math
+import math, numbers
 from dataclasses import dataclass
 from fastcore.basics import patch
 import torch
 from torch import nn
-from .core import check_alpha, check_int
+from .core import check_alpha, check_int, check_number, check_tensor
+from .escort import check_logp
 from .toy import ToyLM, ToyDecoding, power_logp, latb_logp
 
 # %% auto #0
@@ -24,8 +25,14 @@ def leave_one_out_mean(x:torch.Tensor, # [B] values
                        group, # int: consecutive groups of this size; or [B] group ids (a group's rows anywhere in the batch)
                       )->tuple[torch.Tensor, torch.Tensor]:
     "For each row, the mean of `x` over the other kept rows of its group, and whether there is any such row."
+    x = check_tensor(x, 'x', ndim=1)
+    keep = check_tensor(keep, 'keep', 'bool', ndim=1).to(x.device)
+    if keep.shape != x.shape: raise ValueError(f"keep must have the shape of x {tuple(x.shape)}, got {tuple(keep.shape)}")
     k = keep.to(x.dtype)
-    if isinstance(group, int): tot, cnt = [v.view(-1, group).sum(1, keepdim=True).expand(-1, group).reshape(-1) for v in (x * k, k)]
+    if _is_int(group):
+        group = check_int(group, 'group', 1, len(x), 'a group size that divides the batch size')
+        if len(x) % group: raise ValueError(f"group must be a group size that divides the batch size {len(x)}, got {group}")
+        tot, cnt = [v.view(-1, group).sum(1, keepdim=True).expand(-1, group).reshape(-1) for v in (x * k, k)]
     else:
         gid = _group_ids(group, len(x), x.device)
         tot, cnt = [torch.zeros(int(gid.max()) + 1, dtype=x.dtype, device=x.device).index_add_(0, gid, v)[gid] for v in (x * k, k)]
@@ -68,68 +75,77 @@ def latb(logpi:torch.Tensor, # [B, T] per-token (with `mask`) or [B] summed poli
     return LossOut(_mean(per, b.weights), per, r.detach())
 
 # %% ../nbs/03_objectives.ipynb #d6665e19
-def _per_seq(x, name, B, like, required=True):
+def _is_int(x)->bool: return isinstance(x, numbers.Integral)  # numpy ints too
+
+def _per_seq(x, name, B, like, required=True, lo=-math.inf, hi=math.inf):
     "A scalar or [B] argument as a [B] tensor like `like`."
     if x is None:
         if required: raise ValueError(f"{name} is required, got None")
         return None
-    x = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    x = torch.tensor(float(x)) if isinstance(x, numbers.Real) and not isinstance(x, bool) else x  # a scalar for every row
+    x = check_tensor(x, name, ndim=(0, 1), lo=lo, hi=hi).to(dtype=like.dtype, device=like.device)
     if x.ndim == 0: x = x.expand(B)
     if x.shape != (B,): raise ValueError(f"{name} must be a scalar or shape ({B},) (one per sequence), got shape {tuple(x.shape)}")
-    if torch.isnan(x).any(): raise ValueError(f"{name} contains NaN")
     return x
 
 def _mean(per, weights): return per.mean() if weights is None else (weights * per).sum() / weights.sum()
 
 # %% ../nbs/03_objectives.ipynb #52ea40f3
 def _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, token_level, name):
-    a = check_alpha(alpha)
-    if not torch.is_tensor(logpi) or not logpi.is_floating_point(): raise ValueError(f"logpi must be a float tensor, got {type(logpi).__name__}")
-    logp = torch.as_tensor(logp, dtype=logpi.dtype, device=logpi.device)
+    a, eps = check_alpha(alpha), check_number(eps, 'eps', 0, 1, lo_open=False)
+    logpi = check_tensor(logpi, 'logpi', finite='-inf', ndim=(1, 2), hi=1e-3)
+    if not logpi.is_floating_point(): logpi = logpi.double()
+    logp = check_tensor(logp, 'logp', finite='-inf', ndim=(1, 2), hi=1e-3).to(dtype=logpi.dtype, device=logpi.device)
     if logp.shape != logpi.shape: raise ValueError(f"logp must have the shape of logpi {tuple(logpi.shape)}, got {tuple(logp.shape)}")
-    if torch.isnan(logpi).any() or torch.isnan(logp).any(): raise ValueError("logpi and logp must not contain NaN")
     if logpi.ndim == 2:
         if mask is None: raise ValueError(f"mask is required with per-token log-probs of shape {tuple(logpi.shape)}")
         if lengths is not None: raise ValueError("give mask (with per-token [B, T] inputs) or lengths (with per-sequence [B] sums), not both")
-        mask = torch.as_tensor(mask, device=logpi.device)
+        mask = check_tensor(mask, 'mask', 'bool').to(logpi.device)
         if mask.shape != logpi.shape: raise ValueError(f"mask must have the shape of logpi {tuple(logpi.shape)}, got {tuple(mask.shape)}")
-        mask = mask.bool(); n = mask.sum(-1)
+        n = mask.sum(-1)
         if (n <= 0).any(): raise ValueError(f"lengths (mask.sum(-1)) must be >= 1 for every sequence (|y| counts EOS), got {n.min().item()} in row {int(n.argmin())}")
-        m = mask.to(logpi.dtype)
-        tok_pi, tok_base = logpi * m, logp * m
+        _finite_on(mask, logpi=logpi, logp=logp)
+        tok_pi, tok_base = logpi.masked_fill(~mask, 0.0), logp.masked_fill(~mask, 0.0)
         pi, base = tok_pi.sum(-1), tok_base.sum(-1)
     elif logpi.ndim == 1:
         if token_level: raise ValueError(f"{name} is token-level: logpi and logp must be per-token [B, T] with a mask, got shape {tuple(logpi.shape)}")
         if mask is not None: raise ValueError("mask goes with per-token [B, T] log-probs; per-sequence sums [B] take lengths")
         if lengths is None: raise ValueError(f"lengths is required with per-sequence log-prob sums of shape {tuple(logpi.shape)}")
-        n = torch.as_tensor(lengths, device=logpi.device)
+        n = check_tensor(lengths, 'lengths', 'int', lo=1, ndim=1).to(logpi.device)
         if n.shape != logpi.shape: raise ValueError(f"lengths must have the shape of logpi {tuple(logpi.shape)}, got {tuple(n.shape)}")
-        if (n <= 0).any(): raise ValueError(f"lengths must all be >= 1 (|y| counts EOS), got a minimum of {n.min().item()}")
+        _finite_on(torch.ones_like(n, dtype=torch.bool), logpi=logpi, logp=logp)
         tok_pi = tok_base = None; pi, base = logpi, logp
     else: raise ValueError(f"logpi must be per-sequence sums [B] or per-token log-probs [B, T], got shape {tuple(logpi.shape)}")
     B = logpi.shape[0]
-    if not (isinstance(eps, (int, float)) and 0 <= eps < 1): raise ValueError(f"eps must be a number in [0, 1), got {eps!r}")
     if logpi_old is None: w = torch.ones(B, dtype=logpi.dtype, device=logpi.device)
     else:
-        logpi_old = torch.as_tensor(logpi_old, dtype=logpi.dtype, device=logpi.device)
+        logpi_old = check_tensor(logpi_old, 'logpi_old', finite='-inf', hi=1e-3).to(dtype=logpi.dtype, device=logpi.device)
         if logpi_old.shape != logpi.shape: raise ValueError(f"logpi_old must have the shape of logpi {tuple(logpi.shape)}, got {tuple(logpi_old.shape)}")
-        old = (logpi_old * mask).sum(-1) if logpi.ndim == 2 else logpi_old
+        _finite_on(mask if logpi.ndim == 2 else torch.ones(B, dtype=torch.bool, device=logpi.device), logpi_old=logpi_old)
+        old = logpi_old.masked_fill(~mask, 0.0).sum(-1) if logpi.ndim == 2 else logpi_old
         w = (pi.detach() - old).exp().clamp(1 - eps, 1 + eps)
-    psi = torch.zeros(B, dtype=logpi.dtype, device=logpi.device) if psi is None else _per_seq(psi, 'psi', B, logpi)
+    psi = torch.zeros(B, dtype=logpi.dtype, device=logpi.device) if psi is None else _per_seq(psi, 'psi', B, logpi, lo=-1e6, hi=1e6)
     if weights is not None:
-        weights = _per_seq(weights, 'weights', B, logpi).detach()
+        weights = _per_seq(weights, 'weights', B, logpi, lo=0, hi=1e30).detach()
         if (weights < 0).any() or weights.sum() <= 0: raise ValueError("weights must be >= 0 with a positive sum")
     return _Inputs(a, pi, base, n.to(logpi.dtype), w, psi, tok_pi, tok_base, mask, weights)
 
 # %% ../nbs/03_objectives.ipynb #f0f41d90
+def _finite_on(mask, **named):
+    "Log-probs of sampled tokens are finite: refuse ±inf where `mask` is True (padding may hold anything but NaN)."
+    for k, v in named.items():
+        bad = ~torch.isfinite(v) & mask
+        if bad.any(): raise ValueError(f"{k} must be finite on the completions' tokens (a sampled token has probability > 0), got {v[bad][0].item()} at index {tuple(bad.nonzero()[0].tolist())}")
+
 def _group_ids(group, B, device):
     if group is None: return torch.zeros(B, dtype=torch.long, device=device)
-    if isinstance(group, int) and not isinstance(group, bool):
-        if group < 1 or B % group: raise ValueError(f"group must be a group size that divides the batch size {B}, or group ids of shape ({B},), got {group}")
+    if isinstance(group, bool) or _is_int(group):
+        group = check_int(group, 'group', 1, B, f'a group size that divides the batch size {B}, or group ids of shape ({B},)')
+        if B % group: raise ValueError(f"group must be a group size that divides the batch size {B}, or group ids of shape ({B},), got {group}")
         return torch.arange(B, device=device) // group
-    g = torch.as_tensor(group, device=device)
-    if g.shape != (B,) or g.is_floating_point() or (g < 0).any(): raise ValueError(f"group must be non-negative integer group ids of shape ({B},) or an int group size, got {tuple(g.shape)} {g.dtype}")
-    return g.long()
+    g = check_tensor(group, 'group', 'int', lo=0, ndim=1).to(device)
+    if g.shape != (B,): raise ValueError(f"group must be non-negative integer group ids of shape ({B},) or an int group size, got shape {tuple(g.shape)}")
+    return g
 
 def _group_mean(total, count, gid, weights):
     "Per-row baseline: Σ_group w·total / Σ_group w·count."
@@ -206,13 +222,11 @@ class ScalarLogZ(nn.Module):
                  dtype:torch.dtype=torch.float32):
         super().__init__()
         check_int(n_prompts, 'n_prompts')
-        self.value = nn.Parameter(torch.full((n_prompts,), float(init), dtype=dtype))
+        self.value = nn.Parameter(torch.full((n_prompts,), check_number(init, 'init', -1e6, 1e6, False, False), dtype=dtype))
     def forward(self, prompt_ids)->torch.Tensor:
         "log Z of each prompt id, [B]."
-        ids = torch.as_tensor(prompt_ids, device=self.value.device)
-        if ids.is_floating_point() or (ids.numel() and (ids.min() < 0 or ids.max() >= len(self.value))):
-            raise ValueError(f"prompt_ids must be integer ids in [0, {len(self.value)}), got {ids.tolist()}")
-        return self.value[ids.long()]
+        ids = check_tensor(prompt_ids, 'prompt_ids', 'int', lo=0, hi=len(self.value) - 1, empty=True)
+        return self.value[ids.to(self.value.device)]
 
 class LogZHead(nn.Module):
     "log Z_φ(x) from mean-pooled prompt hidden states: LayerNorm → Linear → SiLU → Linear (zero-initialised)."
@@ -229,9 +243,11 @@ class LogZHead(nn.Module):
                )->torch.Tensor:
         "log Z of each prompt, [B]."
         H = self.net[0].normalized_shape[0]
-        if hidden.ndim != 3 or hidden.shape[-1] != H: raise ValueError(f"hidden must have shape [B, S, {H}], got {tuple(hidden.shape)}")
-        if mask is None: mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        hidden = check_tensor(hidden, 'hidden', ndim=3, lo=-1e15, hi=1e15)
+        if hidden.shape[-1] != H: raise ValueError(f"hidden must have shape [B, S, {H}], got {tuple(hidden.shape)}")
+        mask = torch.ones(hidden.shape[:2], dtype=torch.bool) if mask is None else check_tensor(mask, 'mask', 'bool', ndim=2)
         if mask.shape != hidden.shape[:2]: raise ValueError(f"mask must have shape {tuple(hidden.shape[:2])}, got {tuple(mask.shape)}")
+        mask = mask.to(hidden.device)
         m = mask.to(hidden.dtype)[..., None]
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
         return self.net(pooled.to(self.net[1].weight.dtype)).squeeze(-1)
@@ -242,12 +258,27 @@ def prefix_index(lm:ToyLM, # the toy LM whose prefix table is indexed
                  mask:torch.Tensor, # [B, T] bool, True on the tokens of y
                 )->torch.Tensor:
     "Row of `lm`'s prefix table each position was generated from, [B, T] (0 at padding)."
+    tokens, mask = _token_ids(lm, tokens, mask)
     T, A = tokens.shape[1], lm.n_letters
     if T > lm.max_len: raise ValueError(f"tokens must have at most max_len={lm.max_len} positions, got {T}")
     t, s = torch.arange(T)[:, None], torch.arange(T)[None, :]
     powers = torch.where(s < t, A ** (t - 1 - s).clamp(min=0), 0) # code_t = Σ_{s<t} digit_s·A^(t-1-s)
     code = lm.digit(tokens) @ powers.T
     return torch.where(mask, lm.offsets[:T] + code, 0)
+
+def _token_ids(lm:ToyLM, tokens, mask)->tuple:
+    "Token ids [B, T] of `lm`'s vocabulary (anything at padding) and their bool mask, checked."
+    mask = check_tensor(mask, 'mask', 'bool', ndim=2)
+    tokens = check_tensor(tokens, 'tokens', ndim=2, finite=False).masked_fill(~mask, lm.eos_id) if torch.is_tensor(tokens) and tokens.is_floating_point() else tokens
+    tokens = check_tensor(tokens, 'tokens', 'int', lo=0, hi=lm.vocab_size - 1, ndim=2)
+    if tokens.shape != mask.shape: raise ValueError(f"tokens and mask must have the same shape, got {tuple(tokens.shape)} and {tuple(mask.shape)}")
+    return tokens.masked_fill(~mask, lm.eos_id), mask
+
+def _check_logp_table(table, lm:ToyLM)->torch.Tensor:
+    "A next-token log-prob table [prompts, prefixes, V] laid out for `lm` (any grad)."
+    table = check_tensor(table, 'table', finite='-inf', ndim=3, hi=1e-3)
+    if table.shape[1:] != lm.table.shape[1:]: raise ValueError(f"table must have shape [prompts, {lm.table.shape[1]}, {lm.vocab_size}] for this toy LM, got {tuple(table.shape)}")
+    return table
 
 def enum_mask(lm:ToyLM)->torch.Tensor:
     "Bool mask [sequences, max_len] of the enumerated completions' tokens."
@@ -261,15 +292,18 @@ def table_token_logp(table:torch.Tensor, # [prompts, prefixes, V] next-token log
                      mask:torch.Tensor, # [B, T] bool
                     )->torch.Tensor:
     "Per-token log-probs [B, T] of `tokens` under `table` (0 at padding)."
-    P, NP, V = table.shape
-    flat = (torch.as_tensor(prompts)[:, None] * NP + prefix_index(lm, tokens, mask)) * V + tokens
+    P, NP, V = _check_logp_table(table, lm).shape
+    tokens, mask = _token_ids(lm, tokens, mask)
+    prompts = check_tensor(prompts, 'prompts', 'int', lo=0, hi=P - 1, ndim=1)
+    if len(prompts) != len(tokens): raise ValueError(f"prompts must have one id per row of tokens ({len(tokens)}), got {len(prompts)}")
+    flat = (prompts[:, None] * NP + prefix_index(lm, tokens, mask)) * V + tokens
     return torch.where(mask, table.reshape(-1).index_select(0, flat.reshape(-1)).view(flat.shape), 0.0)
 
 def enum_token_logp(table:torch.Tensor, # [prompts, prefixes, V] next-token log-probs
                     lm:ToyLM, # the toy LM the table is laid out for
                    )->torch.Tensor:
     "Per-token log-probs [prompts, sequences, max_len] of every enumerated completion (0 at padding)."
-    mask = enum_mask(lm)
+    table, mask = _check_logp_table(table, lm), enum_mask(lm)
     flat = (prefix_index(lm, lm.tokens, mask) * table.shape[-1] + lm.tokens).reshape(-1)
     return torch.where(mask, table.reshape(len(table), -1).index_select(1, flat).view(len(table), *mask.shape), 0.0)
 
@@ -279,6 +313,8 @@ def table_from_logp(lm:ToyLM, # the toy LM whose enumeration `seq_logp` is over
                    )->torch.Tensor:
     "The next-token table [prompts, prefixes, V] of the autoregressive factorisation of a sequence distribution."
     mask, V = enum_mask(lm), lm.vocab_size
+    seq_logp = check_logp(seq_logp, -1, 'seq_logp', normalised=True)
+    if seq_logp.ndim != 2 or not len(seq_logp) or seq_logp.shape[-1] != len(lm.lengths): raise ValueError(f"seq_logp must have shape [prompts, {len(lm.lengths)}], got {tuple(seq_logp.shape)}")
     flat = (prefix_index(lm, lm.tokens, mask) * V + lm.tokens)[mask]
     p = seq_logp.exp()[:, :, None].expand(-1, -1, lm.max_len)[:, mask]
     mass = torch.zeros(len(seq_logp), int(lm.offsets[-1]) * V, dtype=p.dtype).index_add_(1, flat, p).view(len(seq_logp), -1, V)
@@ -295,6 +331,7 @@ class ToyPolicy(nn.Module, ToyDecoding):
                  seed:int=0, # initialisation seed
                  dtype:torch.dtype=torch.float64):
         super().__init__()
+        hidden, depth, seed = check_int(hidden, 'hidden', 0, 2**16), check_int(depth, 'depth', 1, 64), check_int(seed, 'seed', 0, 2**63 - 1)
         self.lm, self.eos_id, self.vocab_size, self.max_len = lm, lm.eos_id, lm.vocab_size, lm.max_len
         self.n_prompts, self.n_letters = lm.n_prompts, lm.n_letters
         A, L, P = lm.n_letters, lm.max_len, lm.n_prompts
@@ -371,7 +408,10 @@ def expected_loss(objective:str, # a name in OBJECTIVES
     prompts = torch.arange(P).repeat_interleave(N)
     w = lpi.sum(-1).exp().detach().reshape(-1)
     keep = w > 0 # completions the policy never samples contribute nothing (and may have log-prob -inf)
-    z = None if logz is None else torch.as_tensor(logz, dtype=lpi.dtype).expand(P)[prompts][keep]
+    if logz is not None:
+        logz = check_tensor(logz, 'logz', ndim=(0, 1), lo=-1e6, hi=1e6)
+        if logz.shape not in ((), (P,)): raise ValueError(f"logz must be a scalar or one value per prompt, shape ({P},), got shape {tuple(logz.shape)}")
+    z = None if logz is None else logz.to(lpi.dtype).expand(P)[prompts][keep]
     return fn(lpi.reshape(P * N, L)[keep], enum_token_logp(lm.table, lm).reshape(P * N, L).to(lpi.dtype)[keep], z, alpha,
               mask=enum_mask(lm).repeat(P, 1)[keep], weights=w[keep], group=prompts[keep], **kw)
 
@@ -384,6 +424,7 @@ def exact_fixed_point(lm:ToyLM, # the base toy LM
                      )->tuple[torch.Tensor, torch.Tensor|None, float]:
     "Fixed point of `objective` by exact semi-gradient iteration on a tabular policy: (log π [prompts, seqs], log Z [prompts] or None, final grad norm)."
     uses_logz = get_objective(objective).uses_logz; check_alpha(alpha)
+    steps, lr = check_int(steps, 'steps', 1, 10**6), check_number(lr, 'lr', 0, 10)
     theta = lm.table.clone().requires_grad_(True)
     logz = torch.zeros(lm.n_prompts, dtype=torch.float64, requires_grad=uses_logz)
     params = [theta] + ([logz] if uses_logz else [])
@@ -417,6 +458,10 @@ def init_logz(logz:nn.Module, # a `ScalarLogZ` or `LogZHead`
               prompts:torch.Tensor|None=None, # [B] prompt ids (ScalarLogZ: one start value per prompt)
              ):
     "Start log Z at its optimum on a batch: minus the mean residual at log Z = 0 (per prompt for ScalarLogZ, the head's output bias for LogZHead)."
+    residual = check_tensor(residual, 'residual', ndim=1, lo=-1e15, hi=1e15)
+    if not isinstance(logz, LogZHead):
+        prompts = check_tensor(prompts, 'prompts', 'int', lo=0, hi=len(logz.value) - 1, ndim=1)
+        if prompts.shape != residual.shape: raise ValueError(f"prompts must have one id per residual ({len(residual)}), got shape {tuple(prompts.shape)}")
     with torch.no_grad():
         if isinstance(logz, LogZHead): logz.net[-1].bias.fill_(-residual.mean().item()); return
         tot = torch.zeros_like(logz.value).index_add_(0, prompts, residual.to(logz.value.dtype))
