@@ -24,7 +24,7 @@ def check_alpha(alpha, # the power; must be a finite number in (0, ALPHA_MAX] (o
     a = float(alpha)
     if a > ALPHA_MAX and allow_inf: return math.inf  # the limit: p^α is uniform over the modes
     if math.isnan(a) or a <= 0 or a > ALPHA_MAX:
-        allowed = "a number > 0 or inf" if allow_inf else f"a finite number in (0, {ALPHA_MAX:g}]"
+        allowed = "a number > 0 or inf" if allow_inf else f"a finite number > 0 (at most {ALPHA_MAX:g}; beyond, p^α is its argmax)"
         raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
     return a
 

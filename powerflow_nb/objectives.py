@@ -20,6 +20,8 @@ __all__ = ['OBJECTIVES', 'leave_one_out_mean', 'LossOut', 'latb', 'tb_traj', 'rl
            'objective_fixed_point', 'init_logz']
 
 # %% ../nbs/03_objectives.ipynb #b12f1235
+def _is_int(x)->bool: return isinstance(x, numbers.Integral)  # numpy ints too
+
 def leave_one_out_mean(x:torch.Tensor, # [B] values
                        keep:torch.Tensor, # [B] bool: rows that count
                        group, # int: consecutive groups of this size; or [B] group ids (a group's rows anywhere in the batch)
@@ -75,8 +77,6 @@ def latb(logpi:torch.Tensor, # [B, T] per-token (with `mask`) or [B] summed poli
     return LossOut(_mean(per, b.weights), per, r.detach())
 
 # %% ../nbs/03_objectives.ipynb #d6665e19
-def _is_int(x)->bool: return isinstance(x, numbers.Integral)  # numpy ints too
-
 def _per_seq(x, name, B, like, required=True, lo=-math.inf, hi=math.inf):
     "A scalar or [B] argument as a [B] tensor like `like`."
     if x is None:
@@ -87,6 +87,12 @@ def _per_seq(x, name, B, like, required=True, lo=-math.inf, hi=math.inf):
     if x.ndim == 0: x = x.expand(B)
     if x.shape != (B,): raise ValueError(f"{name} must be a scalar or shape ({B},) (one per sequence), got shape {tuple(x.shape)}")
     return x
+
+def _finite_on(mask, **named):
+    "Log-probs of sampled tokens are finite: refuse ±inf where `mask` is True (padding may hold anything but NaN)."
+    for k, v in named.items():
+        bad = ~torch.isfinite(v) & mask
+        if bad.any(): raise ValueError(f"{k} must be finite on the completions' tokens (a sampled token has probability > 0), got {v[bad][0].item()} at index {tuple(bad.nonzero()[0].tolist())}")
 
 def _mean(per, weights): return per.mean() if weights is None else (weights * per).sum() / weights.sum()
 
@@ -131,12 +137,6 @@ def _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, to
     return _Inputs(a, pi, base, n.to(logpi.dtype), w, psi, tok_pi, tok_base, mask, weights)
 
 # %% ../nbs/03_objectives.ipynb #f0f41d90
-def _finite_on(mask, **named):
-    "Log-probs of sampled tokens are finite: refuse ±inf where `mask` is True (padding may hold anything but NaN)."
-    for k, v in named.items():
-        bad = ~torch.isfinite(v) & mask
-        if bad.any(): raise ValueError(f"{k} must be finite on the completions' tokens (a sampled token has probability > 0), got {v[bad][0].item()} at index {tuple(bad.nonzero()[0].tolist())}")
-
 def _group_ids(group, B, device):
     if group is None: return torch.zeros(B, dtype=torch.long, device=device)
     if isinstance(group, bool) or _is_int(group):
