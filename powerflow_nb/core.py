@@ -8,13 +8,13 @@ import contextlib, errno, hashlib, io, math, numbers, os, shutil, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'check_number', 'check_tensor', 'atomic_write', 'file_digest',
-           'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
+__all__ = ['ALPHA_MIN', 'ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'check_number', 'check_tensor', 'atomic_write',
+           'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
 
 # %% ../nbs/00_core.ipynb #782d482d
-ALPHA_MAX = 1e6  # past it α·log p leaves float32's range for ordinary log-probs; p^α is its modes (the argmax) to float precision
+ALPHA_MIN, ALPHA_MAX = 1e-6, 1e6  # outside, p^α is uniform over the support / its modes (argmax) to float precision, and 1/α or α·log p overflow
 
-def check_alpha(alpha, # the power; must be a finite number in (0, ALPHA_MAX] (or `inf`, the argmax limit, when `allow_inf`)
+def check_alpha(alpha, # the power; must be a finite number in [ALPHA_MIN, ALPHA_MAX] (or `inf`, the argmax limit, when `allow_inf`)
                 name:str='alpha', # argument name used in the error message
                 allow_inf:bool=False, # accept `float('inf')` (uniform over the modes); a finite α > ALPHA_MAX then means the same
                )->float:
@@ -23,9 +23,10 @@ def check_alpha(alpha, # the power; must be a finite number in (0, ALPHA_MAX] (o
         raise ValueError(f"{name} must be a number > 0, got {alpha!r}")
     a = float(alpha)
     if a > ALPHA_MAX and allow_inf: return math.inf  # the limit: p^α is uniform over the modes
-    if math.isnan(a) or a <= 0 or a > ALPHA_MAX:
-        allowed = "a number > 0 or inf" if allow_inf else f"a finite number > 0 (at most {ALPHA_MAX:g}; beyond, p^α is its argmax)"
-        raise ValueError(f"{name} must be {allowed}, got {alpha!r}")
+    if math.isnan(a) or a < ALPHA_MIN or a > ALPHA_MAX:
+        allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
+        why = f" (at least {ALPHA_MIN:g}{'' if allow_inf else f' and at most {ALPHA_MAX:g}'}: beyond, p^α is uniform or its argmax to float precision)" if 0 < a < math.inf else ''
+        raise ValueError(f"{name} must be {allowed}, got {alpha!r}{why}")
     return a
 
 # %% ../nbs/00_core.ipynb #ba28688c

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 import torch
-from .core import check_alpha, check_int
+from .core import check_alpha, check_int, check_tensor
 from .decoding import decode, draw_tokens, max_tokens
 from .toy import power_logp, tv
 
@@ -51,12 +51,20 @@ def _rand(shape, generator, device):
     gdev = generator.device if generator is not None else device
     return torch.rand(shape, generator=generator, device=gdev, dtype=torch.float64).to(device)
 
+def _log_weights(logw, name:str, ndim=None)->torch.Tensor:
+    "Log-weights with a finite entry in every row (-inf: weight 0)."
+    logw = check_tensor(logw, name, finite='-inf', ndim=ndim, lo=-1e300, hi=1e300)
+    if logw.ndim == 0: raise ValueError(f"{name} must have a last axis of weights, got a 0-d tensor")
+    if not (logw > -math.inf).any(-1).all(): raise ValueError(f"{name} must have a finite entry in every row (all -inf: no weight at all)")
+    return logw
+
 def resample_index(logw:torch.Tensor, # [G, N] unnormalised log-weights, one row per group
                    k:int, # number of indices to draw per group
                    generator:torch.Generator|None=None, # RNG
                    systematic:bool=False, # systematic (stratified grid) instead of multinomial
                   )->torch.Tensor:
     "Draw `k` indices in [0, N) per row with probabilities ∝ exp(logw), as a LongTensor [G, k]."
+    logw, k = _log_weights(logw, 'logw', ndim=2), check_int(k, 'k')
     G, N = logw.shape
     w = (logw.double() - logw.double().amax(-1, keepdim=True)).exp()
     cdf = w.cumsum(-1) / w.sum(-1, keepdim=True)
@@ -65,7 +73,7 @@ def resample_index(logw:torch.Tensor, # [G, N] unnormalised log-weights, one row
 
 def ess(logw:torch.Tensor)->torch.Tensor:
     "Effective sample size (Σw)²/Σw² along the last axis, from log-weights."
-    logw = logw.double()
+    logw = _log_weights(logw, 'logw').double()
     return (2 * logw.logsumexp(-1) - (2 * logw).logsumexp(-1)).exp()
 
 # %% ../nbs/05_samplers.ipynb #4a1d2ba6
@@ -74,7 +82,9 @@ def toy_index(lm, # a `ToyLM`
               lengths:torch.Tensor, # [B] |y|, EOS included
              )->torch.Tensor:
     "Index of each completion in `lm`'s enumeration (`lm.tokens`), [B]."
-    tokens, lengths = tokens.cpu(), lengths.cpu()
+    tokens = check_tensor(tokens, 'tokens', 'int', lo=0, hi=lm.vocab_size - 1, ndim=2).cpu()
+    lengths = check_tensor(lengths, 'lengths', 'int', lo=1, hi=min(tokens.shape[1], lm.max_len + 1), ndim=1).cpu()
+    if len(lengths) != len(tokens): raise ValueError(f"lengths must have one entry per row of tokens ({len(tokens)}), got {len(lengths)}")
     has_eos = (lengths > 0) & (tokens.gather(1, (lengths - 1).clamp(min=0)[:, None]).squeeze(1) == lm.eos_id)
     k = lengths - has_eos.long()
     code = torch.zeros(len(lengths), dtype=torch.long)
@@ -119,8 +129,10 @@ def sir_resample(seq_logp:torch.Tensor, # [G, N] total log p(y|x) of the N propo
                  generator:torch.Generator|None=None, # RNG
                 )->tuple:
     "SIR's selection: `n` rows per group drawn with weights p^(α-1), as flat indices [G·n] into the G·N proposals, and each group's ESS [G]."
+    a, n = check_alpha(alpha), check_int(n, 'n')
+    seq_logp = _log_weights(check_tensor(seq_logp, 'seq_logp', finite='-inf', ndim=2, hi=1e-3), 'seq_logp')
     G, N = seq_logp.shape
-    logw = (alpha - 1) * seq_logp
+    logw = (a - 1) * seq_logp
     return (resample_index(logw, n, generator) + torch.arange(G, device=seq_logp.device)[:, None] * N).flatten(), ess(logw)
 
 @torch.no_grad()
@@ -307,6 +319,8 @@ def tv_vs_budget(lm, # a single-prompt `ToyLM`
                 )->dict:
     "{method: {budget: {'tv': TV to exact p_α, 'cost': forward tokens/sample, 'logp': empirical log-probs}}} from `runs` independent runs."
     target, options = power_logp(lm, alpha)[0], options or {}
+    runs, seed = check_int(runs, 'runs', 1, 10**7), check_int(seed, 'seed', 0, 2**63 - 1)
+    budgets = [check_int(b, 'budgets') for b in check_tensor(budgets, 'budgets', 'int', ndim=1).tolist()]
     out = {}
     for m in methods:
         out[m] = {}
