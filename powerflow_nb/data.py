@@ -4,11 +4,11 @@
 
 # %% ../nbs/06_data.ipynb #c6b542a1
 from __future__ import annotations
-import csv, hashlib, io, json, logging, math, random, re, threading
+import csv, hashlib, io, json, logging, math, numbers, random, re, threading
 import numpy as np
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from .core import check_int
+from .core import check_int, check_number
 from functools import lru_cache
 
 # %% auto #0
@@ -136,7 +136,7 @@ def arithmetic(split:str="train", # "train" or "eval" (held out: disjoint from t
     if split not in ("train", "eval"): raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     levels = (levels,) if isinstance(levels, int) else tuple(levels)
     if not levels or any(l not in LEVELS for l in levels): raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
-    check_int(seed, 'seed', 0)
+    seed = check_int(seed, 'seed', 0, 2**63 - 1)
     per = [_level_items(l, split, seed, instruction, distinct) for l in sorted(set(levels))]
     out = [it for row in _interleave(per) for it in row]
     if n is not None:
@@ -234,7 +234,7 @@ def is_correct(text:str, # a model's completion
               )->bool:
     "Whether the answer the grader finds in `text` equals `answer` (math-verify: numbers, fractions, expressions)."
     if answer is None: raise ValueError("answer must be a number or a string, got None (this prompt has no ground truth)")
-    if isinstance(answer, bool) or (isinstance(answer, float) and not math.isfinite(answer)) or (isinstance(answer, str) and not answer.strip()):
+    if isinstance(answer, bool) or (isinstance(answer, numbers.Real) and not math.isfinite(answer)) or (isinstance(answer, str) and not answer.strip()):
         raise ValueError(f"answer must be a finite number or a non-empty string, got {answer!r}")
     if not isinstance(ended, (bool, np.bool_)): raise ValueError(f"ended must be True or False, got {ended!r}")
     if not isinstance(text, str): raise ValueError(f"text must be a string, got {type(text).__name__}")
@@ -255,7 +255,8 @@ def format_penalty(text:str, # a model's completion
                    penalty:float=-0.5, # ψ when there is no `\boxed{}`
                   )->float:
     "ψ(y): 0 when `text` has a non-empty `\\boxed{}`, else `penalty`."
-    return 0.0 if has_boxed(text) else float(penalty)
+    penalty = check_number(penalty, 'penalty', -1e6, 0, False, False)
+    return 0.0 if has_boxed(text) else penalty
 
 # %% ../nbs/06_data.ipynb #e07a2b15
 _POEM_LINES = [

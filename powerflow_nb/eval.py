@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .core import check_alpha, check_int
+from .core import check_alpha, check_int, check_number, check_tensor
 from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample
@@ -70,8 +70,13 @@ def pass_at_k(n:int, # samples drawn for one prompt
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 # %% ../nbs/08_eval.ipynb #5881f3a9
+def _array(x, name:str)->np.ndarray:
+    "`x` as a float array, or a `ValueError` naming `name` (ragged lists, non-numbers)."
+    try: return np.asarray(x.detach().cpu() if torch.is_tensor(x) else x, dtype=float)
+    except (ValueError, TypeError) as e: raise ValueError(f"{name} must be a rectangular array of numbers: {str(e).splitlines()[0][:100]}") from None
+
 def _as_matrix(correct, name='correct'):
-    m = np.asarray(correct, dtype=float)
+    m = _array(correct, name)
     if m.ndim == 1: m = m[:, None]
     if m.ndim != 2 or m.size == 0: raise ValueError(f"{name} must be a non-empty [prompts, samples] matrix, got shape {m.shape}")
     if not np.isin(m, (0., 1.)).all(): raise ValueError(f"{name} must hold booleans (0/1)")
@@ -96,7 +101,7 @@ def pass_at_k_matrix(correct, # [prompts, n] booleans
 # %% ../nbs/08_eval.ipynb #58030307
 def _seed_matrix(values, name):
     "Per-seed, per-problem means [S, P] of a [S, P, k] (or [P, k]) array; NaN marks a missing value."
-    m = np.asarray(values, dtype=float)
+    m = _array(values, name)
     if m.ndim == 2: m = m[None]
     if m.ndim != 3 or m.size == 0: raise ValueError(f"{name} must be a non-empty [seeds, problems, k] (or [problems, k]) array, got shape {m.shape}")
     if np.isinf(m).any() or np.isnan(m).all(): raise ValueError(f"{name} must hold finite numbers (NaN for a missing one), not all missing")
@@ -111,6 +116,9 @@ def _boot_means(M, pidx, rng):
         warnings.simplefilter('ignore', RuntimeWarning)
         return np.nanmean(M[sidx[:, :, None], pidx[:, None, :]], (1, 2))
 
+def _boot_args(level, n_boot, seed)->tuple:
+    return check_number(level, 'level', 0, 1), check_int(n_boot, 'n_boot', 1, 10**7), check_int(seed, 'seed', 0, 2**63 - 1)
+
 def _interval(est, boots, level):
     lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return dict(mean=float(est), lo=float(lo), hi=float(hi))
@@ -121,6 +129,7 @@ def bootstrap_ci(correct, # [seeds, problems, k] booleans or scores (or [problem
                  seed:int=0, # RNG seed of the draws
                 )->dict:
     "Mean (accuracy) and its percentile-bootstrap interval over problems and seeds: {mean, lo, hi}."
+    level, n_boot, seed = _boot_args(level, n_boot, seed)
     M, rng = _seed_matrix(correct, 'correct'), np.random.default_rng(seed)
     return _interval(np.nanmean(M), _boot_means(M, rng.integers(0, M.shape[1], (n_boot, M.shape[1])), rng), level)
 
@@ -130,6 +139,7 @@ def paired_bootstrap_ci(a, b, # [seeds, problems, k] correctness of two methods 
                         seed:int=0, # RNG seed of the draws
                        )->dict:
     "Difference of accuracies a − b and its paired-bootstrap interval (same problem draws for both): {mean, lo, hi}."
+    level, n_boot, seed = _boot_args(level, n_boot, seed)
     A, B, rng = _seed_matrix(a, 'a'), _seed_matrix(b, 'b'), np.random.default_rng(seed)
     if A.shape[1] != B.shape[1]: raise ValueError(f"a and b must be graded on the same problems, got {A.shape[1]} and {B.shape[1]}")
     pidx = rng.integers(0, A.shape[1], (n_boot, A.shape[1]))
@@ -151,8 +161,7 @@ def distinct_n(texts:list, # the texts (e.g. all completions for one prompt)
 def length_stats(lengths, # completion lengths |y| (tokens), any 1-D sequence
                 )->dict:
     "Mean, standard deviation, median, min, max and count of completion lengths."
-    L = np.asarray(torch.as_tensor(lengths).detach().cpu().double().flatten())
-    if L.size == 0: raise ValueError("lengths must be non-empty")
+    L = np.asarray(check_tensor(lengths, 'lengths', lo=0, hi=1e15).detach().cpu().double().flatten())
     return dict(mean=float(L.mean()), std=float(L.std(ddof=1)) if L.size > 1 else 0.0, median=float(np.median(L)),
                 min=float(L.min()), max=float(L.max()), n=int(L.size))
 
@@ -161,7 +170,7 @@ def fit_line(x, # [N] abscissae
              y, # [N] ordinates
             )->dict:
     "Least-squares line y ≈ slope·x + intercept, with R²."
-    x, y = (np.asarray(torch.as_tensor(v).detach().cpu().double().flatten()) for v in (x, y))
+    x, y = (np.asarray(check_tensor(v, k, lo=-1e150, hi=1e150).detach().cpu().double().flatten()) for k, v in (('x', x), ('y', y)))
     if len(x) != len(y) or len(x) < 2: raise ValueError(f"x and y must have the same size >= 2, got {len(x)} and {len(y)}")
     xc = x - x.mean()
     if not (xc ** 2).sum() > 0: raise ValueError("x must not be constant")
@@ -225,7 +234,7 @@ def embed_texts(texts:list, # the texts to embed
 def pairwise_cosine_diversity(emb:torch.Tensor, # [N, H] embeddings, N >= 2
                              )->float:
     "Mean over pairs i < j of the cosine distance 1 − cos(e_i, e_j)."
-    e = torch.as_tensor(emb).double()
+    e = check_tensor(emb, 'emb', lo=-1e150, hi=1e150).double()
     if e.ndim != 2 or len(e) < 2: raise ValueError(f"emb must be [N, H] with N >= 2, got shape {tuple(e.shape)}")
     e = torch.nn.functional.normalize(e, dim=-1)
     iu = torch.triu_indices(len(e), len(e), 1)
@@ -387,6 +396,8 @@ def crossing(xs:list, # the curve's abscissae (updates or training tokens), incr
              level:float, # the baseline's value
             )->float|None:
     "The first x at which the curve reaches `level` (None when it never does)."
+    xs, ys = (check_tensor(v, k, ndim=1).tolist() for k, v in (('xs', xs), ('ys', ys)))
+    level = check_number(level, 'level')
     if len(xs) != len(ys): raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {len(ys)}")
     return next((x for x, y in zip(xs, ys) if y >= level), None)
 
@@ -395,6 +406,8 @@ def break_even(train_tokens:float, # tokens spent training
                sampler_per_answer:float, # tokens per answer of the inference-time sampler
               )->float:
     "Answers after which training + cheap answers cost fewer tokens than the sampler's answers (inf if never)."
+    train_tokens, trained_per_answer, sampler_per_answer = (check_number(v, k, 0, lo_open=False) for k, v in (
+        ('train_tokens', train_tokens), ('trained_per_answer', trained_per_answer), ('sampler_per_answer', sampler_per_answer)))
     gap = sampler_per_answer - trained_per_answer
     return train_tokens / gap if gap > 0 else math.inf
 

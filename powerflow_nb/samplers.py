@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 import torch
-from .core import check_alpha, check_int, check_tensor
+from .core import check_alpha, check_int, check_number, check_tensor
 from .decoding import decode, draw_tokens, max_tokens
 from .toy import power_logp, tv
 
@@ -252,8 +252,7 @@ def sample_smc(lm, # a model implementing the decoder protocol
     a, prompts = check_alpha(alpha), _check_prompts(prompts)
     T = max_tokens(lm, max_new_tokens, prompts)
     check_int(n, 'n'); N = check_int(budget, 'budget')
-    if isinstance(ess_threshold, bool) or not isinstance(ess_threshold, (int, float)) or not 0 <= ess_threshold <= 1:
-        raise ValueError(f"ess_threshold must be a number in [0, 1], got {ess_threshold!r}")
+    ess_threshold = check_number(ess_threshold, 'ess_threshold', 0, 1, False, False)
     if resampling not in ('systematic', 'multinomial'): raise ValueError(f"resampling must be 'systematic' or 'multinomial', got {resampling!r}")
     P, eos = len(prompts), lm.eos_id
     state, logp = lm.start(_rows(prompts, N))

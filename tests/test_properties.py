@@ -240,7 +240,7 @@ class Hang(Exception): "The call ran past its CPU-time limit."
 class _Alarm(BaseException): "Raised by the CPU-time alarm; a BaseException, so that no `except Exception` swallows it."
 def _alarm(*_): raise _Alarm()
 
-def call(fn, kw, cpu=0.3):
+def call(fn, kw, cpu=2.0):
     "fn(**kw) with `cpu` s of CPU time and 3 GiB more address space (a runaway allocation fails instead of swamping the machine)."
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize() + (3 << 30)
