@@ -94,7 +94,7 @@ def check_tensor(x, # a tensor, a numpy array or a (nested) list of numbers
     if t.dtype == torch.bool: raise TypeError(f"{name} must hold numbers, got a bool tensor of shape {shape}")
     if t.is_floating_point():
         nan = torch.isnan(t)
-        if nan.any(): raise ValueError(f"{name} must not contain NaN, got NaN" + (f" at index {tuple(nan.nonzero()[0].tolist())}" if t.dim() else ''))
+        if nan.any(): raise ValueError(f"{name} must not contain NaN, got NaN" + (f" at index {tuple(nan.nonzero()[0].tolist())} in a tensor of shape {shape}" if t.dim() else ''))
         inf = (t == math.inf) | ((t == -math.inf) & (finite is True)) if finite else torch.zeros_like(nan)
         if inf.any(): raise ValueError(f"{name} must be {'< +inf (-inf marks an impossible outcome)' if finite == '-inf' else 'finite'}, got {_where(inf, t)}")
     elif kind == 'float': t = t.double()
