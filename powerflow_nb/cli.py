@@ -182,7 +182,7 @@ def read_config(path:Path|str, # a YAML/JSON file of `LATBConfig` fields, or a r
     from powerflow_nb.train import LATBConfig
     path = Path(path)
     if path.suffix not in ('.yaml', '.yml', '.json'): raise ValueError(f"config must be a .yaml, .yml or .json file, got {str(path)!r}")
-    try: text = path.read_text()
+    try: text = path.read_text(encoding='utf-8-sig')
     except FileNotFoundError: raise ValueError(f"config file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as e: raise ValueError(f"config file {str(path)!r} cannot be read: {e}") from None
     try:
@@ -301,3 +301,7 @@ def main(argv:list|None=None):
     except KeyboardInterrupt as e:
         print(f"powerflow {a.cmd}: interrupted: {e}", file=sys.stderr)
         sys.exit(130)
+
+# %% ../nbs/10_cli.ipynb #23615e10
+#| eval: false
+if __name__ == '__main__': main()  # python -m powerflow_nb.cli ...

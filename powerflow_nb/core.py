@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #55bdf608
 from __future__ import annotations
-import contextlib, errno, hashlib, io, math, numbers, os, shutil, tempfile
+import contextlib, decimal, errno, hashlib, io, math, numbers, os, shutil, tempfile
 from pathlib import Path
 
 # %% auto #0
@@ -12,6 +12,13 @@ __all__ = ['ALPHA_MIN', 'ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'c
            'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
 
 # %% ../nbs/00_core.ipynb #782d482d
+def _real(x)->float|None:
+    "`x` as a float when it is a real number (numpy, Fraction, Decimal, a 0-d tensor or array; not a bool), else None; ±inf when too large."
+    if getattr(x, 'ndim', None) == 0 and hasattr(x, 'item') and not isinstance(x, numbers.Number): x = x.item()
+    if isinstance(x, bool) or type(x).__name__ == 'bool_' or not isinstance(x, (numbers.Real, decimal.Decimal)): return None
+    try: return float(x)
+    except OverflowError: return math.inf if x > 0 else -math.inf
+
 ALPHA_MIN, ALPHA_MAX = 1e-6, 1e6  # outside, p^α is uniform over the support / its modes (argmax) to float precision, and 1/α or α·log p overflow
 
 def check_alpha(alpha, # the power; must be a finite number in [ALPHA_MIN, ALPHA_MAX] (or `inf`, the argmax limit, when `allow_inf`)
@@ -19,9 +26,8 @@ def check_alpha(alpha, # the power; must be a finite number in [ALPHA_MIN, ALPHA
                 allow_inf:bool=False, # accept `float('inf')` (uniform over the modes); a finite α > ALPHA_MAX then means the same
                )->float:
     "Return `alpha` as a float, or raise `ValueError` naming `name`, the value and what is allowed."
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):  # True is not a power; '4' is a typo away from a bug
-        raise ValueError(f"{name} must be a number > 0, got {alpha!r}")
-    a = float(alpha)
+    a = _real(alpha)
+    if a is None: raise ValueError(f"{name} must be a number > 0, got {type(alpha).__name__} {alpha!r}")  # True is not a power; '4' is a typo away from a bug
     if a > ALPHA_MAX and allow_inf: return math.inf  # the limit: p^α is uniform over the modes
     if math.isnan(a) or a < ALPHA_MIN or a > ALPHA_MAX:
         allowed = "a number > 0 or inf" if allow_inf else "a finite number > 0"
@@ -52,10 +58,10 @@ def check_number(x, # the value to check: a real number (numpy floats too; `True
                  lo_open:bool=True, hi_open:bool=True, # whether each end is excluded
                 )->float:
     "Return `x` as a float in the interval, or raise `ValueError` naming `name`, the value and the interval."
-    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
-    ok = ok and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
+    v = _real(x)
+    ok = v is not None and math.isfinite(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
     if not ok: raise ValueError(f"{name} must be a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}, got {x!r}")
-    return float(x)
+    return v
 
 # %% ../nbs/00_core.ipynb #44dd000a
 def _where(bad, t)->str:
@@ -109,13 +115,16 @@ def check_tensor(x, # a tensor, a numpy array or a (nested) list of numbers
 
 # %% ../nbs/00_core.ipynb #49c64aa3
 def atomic_write(path:Path|str, # the file to (re)write
-                 text:str, # its new content
+                 text:str|bytes, # its new content (text is written as UTF-8)
                 ):
     "Write `text` to `path` atomically (temp file in the same folder, then rename); the old file survives any failure."
     path = Path(path)
+    if not isinstance(text, (str, bytes)): raise TypeError(f"text must be a str or bytes to write to {path}, got {type(text).__name__}")
+    try: data = text.encode('utf-8') if isinstance(text, str) else text
+    except UnicodeEncodeError as e: raise ValueError(f"text for {path} cannot be written as UTF-8 ({e.reason} at position {e.start})") from None
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     try:
-        tmp.write_text(text)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -170,8 +179,8 @@ def disk_errors(what:str, # what was being written, e.g. "checkpoint runs/a/chec
 def save_torch(obj, # anything `torch.save` takes
                path:Path|str, # the file to write
               ):
-    "`torch.save` through memory, so that a full disk raises `OSError(ENOSPC)` instead of torch's 'unexpected pos'."
+    "`torch.save` through memory and `atomic_write`: a full disk raises `OSError(ENOSPC)` (not torch's 'unexpected pos') and leaves the old file."
     import torch
     buf = io.BytesIO()
     torch.save(obj, buf)
-    with open(path, 'wb') as f: f.write(buf.getbuffer())
+    atomic_write(path, buf.getvalue())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_data.ipynb #c6b542a1
 from __future__ import annotations
-import csv, hashlib, io, json, logging, math, numbers, random, re, threading
+import csv, decimal, hashlib, io, json, logging, math, numbers, random, re, threading, unicodedata
 import numpy as np
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -13,7 +13,7 @@ from functools import lru_cache
 
 # %% auto #0
 __all__ = ['BOXED_INSTRUCTION', 'LEVELS', 'GRADERS', 'CREATIVE_KINDS', 'SHIPPED', 'Prompt', 'arithmetic', 'checksum',
-           'extract_answer', 'is_correct', 'has_boxed', 'format_penalty', 'creative', 'load_prompts']
+           'extract_answer', 'check_answer', 'is_correct', 'has_boxed', 'format_penalty', 'creative', 'load_prompts']
 
 # %% ../nbs/06_data.ipynb #cec48e2c
 @dataclass
@@ -198,6 +198,7 @@ def extract_answer(text:str, # a model's completion
                   )->str|None:
     "The final answer of `text` as written (a LaTeX or number span), or None when the grader finds none."
     if not isinstance(text, str): raise ValueError(f"text must be a str, got {type(text).__name__}")
+    mode = _check_mode(mode)
     boxed = [b.strip() for b in _boxed(text) if b.strip()]
     if boxed: return boxed[-1]
     if _check_mode(mode) == "strict" or not ended: return None
@@ -227,6 +228,15 @@ def _mv(span):
     if _EXPRESSION.search(s): return None  # "\boxed{12 + 30}" restates the question; an answer is a value
     return _math_verify()[0]("\\boxed{" + s + "}")
 
+def check_answer(answer, # a ground truth
+                 name:str='answer', # how the error message names it
+                ):
+    "A ground truth as given when it is a finite number (int, float, Fraction, Decimal, numpy) or a non-empty string; else `ValueError`."
+    ok = isinstance(answer, str) and bool(answer.strip()) or (isinstance(answer, (numbers.Number, decimal.Decimal)) and not isinstance(answer, (bool, np.bool_, complex))
+                                                             and math.isfinite(answer))
+    if not ok: raise ValueError(f"{name} must be a finite number or a non-empty string, got {type(answer).__name__} {answer!r}")
+    return answer
+
 def is_correct(text:str, # a model's completion
                answer, # the ground truth: a number or a string holding an answer
                mode:str="strict", # the grader: "strict" or "lenient" (see `extract_answer`)
@@ -234,8 +244,7 @@ def is_correct(text:str, # a model's completion
               )->bool:
     "Whether the answer the grader finds in `text` equals `answer` (math-verify: numbers, fractions, expressions)."
     if answer is None: raise ValueError("answer must be a number or a string, got None (this prompt has no ground truth)")
-    if isinstance(answer, bool) or (isinstance(answer, numbers.Real) and not math.isfinite(answer)) or (isinstance(answer, str) and not answer.strip()):
-        raise ValueError(f"answer must be a finite number or a non-empty string, got {answer!r}")
+    answer, mode = check_answer(answer), _check_mode(mode)
     if not isinstance(ended, (bool, np.bool_)): raise ValueError(f"ended must be True or False, got {ended!r}")
     if not isinstance(text, str): raise ValueError(f"text must be a string, got {type(text).__name__}")
     span = extract_answer(text, mode, ended)
@@ -356,7 +365,10 @@ def _read_file(path):
         except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON ({e.msg})") from None
         if not isinstance(data, list): raise ValueError(f"{path} must hold a JSON list of rows, got a {type(data).__name__}")
         return data
-    return list(csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter="\t" if suffix == ".tsv" else ","))
+    rows = list(csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter="\t" if suffix == ".tsv" else ","))
+    for i, r in enumerate(rows, 2):
+        if None in r: raise ValueError(f"{path}: line {i} has more cells than the header ({r[None]!r} left over); quote a field that holds the delimiter")
+    return rows
 
 def _rows(source):
     "Rows (dicts, strings or `Prompt`s) of any accepted source, and a name for ids."
@@ -377,15 +389,17 @@ def _rows(source):
                      f"or a list of strings/dicts/Prompts, got {type(source).__name__}")
 
 # %% ../nbs/06_data.ipynb #2574d7e8
+def _visible(text:str)->bool: return any(not c.isspace() and unicodedata.category(c) not in ('Cf', 'Cc') for c in text)
+
 def _to_prompt(row, i, name, prompt_field, answer_field):
     if isinstance(row, Prompt): return row
     if isinstance(row, str): row = {prompt_field: row}
     if not isinstance(row, dict): raise ValueError(f"row {i} must be a str, a dict or a Prompt, got {type(row).__name__}")
     if prompt_field not in row: raise ValueError(f"row {i} has no field {prompt_field!r} (prompt_field); available fields: {sorted(row)}")
     text = row[prompt_field]
-    if not isinstance(text, str) or not text.strip(): raise ValueError(f"row {i}: {prompt_field!r} must be a non-empty string, got {text!r}")
+    if not isinstance(text, str) or not _visible(text): raise ValueError(f"row {i}: {prompt_field!r} must be a non-empty string (visible characters), got {text!r}")
     ans = row.get(answer_field) if answer_field else None
-    ans = None if ans is None or (isinstance(ans, str) and not ans.strip()) else str(ans)
+    ans = None if ans is None or (isinstance(ans, str) and not ans.strip()) else str(check_answer(ans, f"row {i}: {answer_field!r}"))
     meta = {k: v for k, v in row.items() if k not in (prompt_field, answer_field, "id")}
     return Prompt(text, ans, str(row["id"]) if row.get("id") not in (None, "") else f"{name}-{i}", meta)
 

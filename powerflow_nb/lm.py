@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 import torch
 from torch.utils.checkpoint import checkpoint
-from .core import check_int
+from .core import check_int, check_tensor
 from .decoding import Rollout, decode_loop
 from .models import prepare_tokenizer, pin_4bit_kernel
 
@@ -47,6 +47,8 @@ def _check_prompts(prompts):
             raise ValueError(f"prompts[{i}] is empty ({p!r}); every prompt must be a non-empty string or chat message list")
         if not isinstance(p, (str, list, tuple)):
             raise ValueError(f"prompts[{i}] must be a string or a list of chat messages, got {type(p).__name__}")
+        if isinstance(p, (list, tuple)) and not all(isinstance(m, dict) and isinstance(m.get('role'), str) and isinstance(m.get('content'), str) for m in p):
+            raise ValueError(f"prompts[{i}] must be chat messages {{'role': str, 'content': str}}, got {p!r}")
     return list(prompts)
 
 def encode_prompts(tokenizer, # a Hugging Face tokenizer
@@ -284,7 +286,10 @@ def completion_logprobs(model, # a transformers (or PEFT) causal LM
     "Per-token log-probs [B, T] (float32, 0 at padding) of completions after prompts, with gradients; each distinct prompt is run once."
     dev = _device(model)
     pin_4bit_kernel(model)
-    cids, cmask = completion_ids.to(dev).long(), completion_mask.to(dev).bool()
+    V = int(_core(model).config.vocab_size)
+    prompt_ids, cids = (check_tensor(x, k, 'int', lo=0, hi=V - 1, ndim=2, empty=True).to(dev) for k, x in (('prompt_ids', prompt_ids), ('completion_ids', completion_ids)))
+    prompt_mask, cmask = (check_tensor(x, k, 'bool', ndim=2, empty=True).to(dev) for k, x in (('prompt_mask', prompt_mask), ('completion_mask', completion_mask)))
+    if prompt_mask.shape[1] and not prompt_mask.any(1).all(): raise ValueError("prompt_mask must mark at least one prompt token in every row")
     B, T = cids.shape
     if prompt_ids.shape[0] != B or prompt_mask.shape != prompt_ids.shape or cmask.shape != cids.shape:
         raise ValueError(f"prompt_ids {tuple(prompt_ids.shape)}, prompt_mask {tuple(prompt_mask.shape)}, completion_ids {tuple(cids.shape)} and completion_mask {tuple(cmask.shape)} must agree on [B, P] and [B, T]")
@@ -368,7 +373,7 @@ def sample(model, # a transformers (or PEFT) causal LM
     _check_sampling(n, max_new_tokens, temperature, top_p, batch_size)
     prompts, dec = _check_prompts(prompts), HFDecoder(model, tokenizer, chat)
     dev = _device(model)
-    if generator is None and seed is not None: generator = torch.Generator(device=dev).manual_seed(seed)
+    if generator is None and seed is not None: generator = torch.Generator(device=dev).manual_seed(check_int(seed, 'seed', 0, 2**63 - 1))
     seqs = [_prompt_ids(dec.tokenizer, p, chat) for p in prompts]
     if any(len(s) == 0 for s in seqs): raise ValueError(f"every prompt must encode to at least one token, got an empty one in {prompts!r}")
     check_context([len(s) for s in seqs], max_new_tokens, context_length(model))

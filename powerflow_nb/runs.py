@@ -134,16 +134,18 @@ def clean_orphans(out_dir:Path|str)->list:
 def model_fingerprint(model, # a transformers or PEFT model
                       tokenizer=None, # its tokenizer (None: not part of the fingerprint)
                      )->dict:
-    "Class, name, a sha256 over every base weight tensor (name, shape, dtype, 4096 values at an even stride; LoRA excluded) and the tokenizer's."
+    """Class, name, dtype, a sha256 over every base weight tensor (name, shape, 4096 values at an even stride rounded to bfloat16,
+    so the same model loaded in another precision matches; LoRA excluded) and the tokenizer's."""
     core = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    h = hashlib.sha256()
+    h, dtype = hashlib.sha256(), None
     for n, p in core.named_parameters():
         if 'lora_' in n: continue
         t = p.detach().flatten()
         t = t[::max(1, t.numel() // 4096)][:4096].contiguous().cpu()
-        h.update(f"{n.replace('.base_layer', '')}{tuple(p.shape)}{t.dtype}".encode())  # the same names with adapters on or off
+        if t.is_floating_point(): dtype, t = dtype or str(t.dtype).replace('torch.', ''), t.to(torch.bfloat16)
+        h.update(f"{n.replace('.base_layer', '')}{tuple(p.shape)}".encode())  # the same names with adapters on or off
         h.update(t.view(torch.uint8).numpy().tobytes())
-    out = {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'weights': h.hexdigest()[:16]}
+    out = {'class': type(core).__name__, 'name': str(getattr(core.config, '_name_or_path', '')), 'dtype': dtype, 'weights': h.hexdigest()[:16]}
     if tokenizer is not None: out['tokenizer'] = tokenizer_fingerprint(tokenizer)
     return out
 
@@ -157,13 +159,15 @@ def run_identity(policy, items:list)->dict:
     prompts = json.dumps([[it.prompt, it.answer] for it in items], sort_keys=True, default=str)
     return {'base_model': policy.fingerprint(), 'prompts': hashlib.sha256(prompts.encode()).hexdigest()[:16], 'n_prompts': len(items)}
 
-def identity_diff(saved:dict, now:dict)->list:
-    "What differs between two run identities, in words."
+def identity_diff(saved:dict, now:dict, dtype:bool=True)->list:
+    "What differs between two run identities, in words (`dtype`: the base model's precision counts too, as it does for a resume)."
     out = []
     a, b = saved.get('base_model', {}), now['base_model']
     if (a.get('class'), a.get('weights')) != (b['class'], b['weights']):
         out.append(f"base model {a.get('class')} {a.get('name')!r} weights {a.get('weights')} (now {b['class']} {b['name']!r} weights {b['weights']})")
-    if a.get('tokenizer') != b.get('tokenizer'): out.append(f"tokenizer {a.get('tokenizer')} (now {b.get('tokenizer')}): vocabulary, special tokens or chat template differ")
+    elif dtype and a.get('dtype') != b.get('dtype'):
+        out.append(f"base model dtype {a.get('dtype')} (now {b.get('dtype')}): the same weights in another precision; load it as {a.get('dtype')}")
+    if 'tokenizer' in b and a.get('tokenizer') != b.get('tokenizer'): out.append(f"tokenizer {a.get('tokenizer')} (now {b.get('tokenizer')}): vocabulary, special tokens or chat template differ")
     if saved.get('prompts') != now['prompts']:
         out.append(f"prompt set checksum {saved.get('prompts')} with {saved.get('n_prompts')} prompts (now {now['prompts']} with {now['n_prompts']})")
     return out
@@ -336,19 +340,28 @@ def load_adapter(model, # the base model (a PEFT model: the adapter is added und
                 ):
     "`model` with the adapter in `adapter` attached, or a clear error when it is not an adapter or not for this base model."
     from peft import PeftModel
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, 'config'): raise ValueError(f"model must be a loaded transformers model, got {type(model).__name__}")
     if not (Path(adapter) / 'adapter_config.json').is_file():
         raise ValueError(f"adapter {str(adapter)!r} is not a PEFT adapter folder (no adapter_config.json)")
     run = Path(adapter) / 'run.json'
     if run.is_file():
-        saved = json.loads(run.read_text()).get('identity', {})
+        try: saved = json.loads(run.read_text()).get('identity', {})
+        except (ValueError, AttributeError) as e: raise ValueError(f"{run} is not a run description train_latb wrote (a JSON object): {e}") from None
         now = {'base_model': model_fingerprint(model, tokenizer if 'tokenizer' in saved.get('base_model', {}) else None),
                'prompts': saved.get('prompts'), 'n_prompts': saved.get('n_prompts')}
-        if diff := identity_diff(saved, now):
+        if diff := identity_diff(saved, now, dtype=False):
             raise ValueError(f"adapter {str(adapter)!r} was trained on another base model than {model_name!r}: " + '; '.join(diff))
+    else:  # an adapter from elsewhere: only the base's recorded name can be compared
+        base = json.loads((Path(adapter) / 'adapter_config.json').read_text()).get('base_model_name_or_path') or ''
+        here = str(getattr(model.config, '_name_or_path', '') or '')
+        if base and here and Path(base).name != Path(here).name:
+            warnings.warn(f"adapter {str(adapter)!r} has no run.json to check its base against; its config names {base!r}, "
+                          f"the model is {here!r}: make sure they are the same model")
     try:
         if hasattr(model, 'peft_config'): model.load_adapter(str(adapter), adapter_name=adapter_name)
         else: model = PeftModel.from_pretrained(model, str(adapter), adapter_name=adapter_name)
         return model
-    except (RuntimeError, KeyError, ValueError) as e:  # size mismatches, missing target modules
+    except Exception as e:  # size mismatches, missing target modules, truncated or corrupt weight files (SafetensorError)
+        if not isinstance(e, (RuntimeError, KeyError, ValueError, OSError)) and 'Safetensor' not in type(e).__name__: raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None

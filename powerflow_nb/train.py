@@ -169,7 +169,10 @@ def rollout_step(self:LATBTrainer, step:int)->RolloutBatch:
     c, acc = self.config, self.acc
     g = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + step * 7919 + acc.process_index)
     idx = step_prompts(len(self.items), c.prompts_per_step, step, c.seed, acc.process_index, acc.num_processes)
-    batch = rollout(self.policy, self.items, idx, c, g)
+    try: batch = rollout(self.policy, self.items, idx, c, g)
+    except ValueError as e:
+        if step == 0 or 'NaN' not in str(e): raise  # at the start it is the model's; later, the run's own updates made it
+        raise ValueError(f"update {step + 1}: the policy's rollout went non-finite ({e}). Likely: {nonfinite_suspects(c)}") from e
     if step == 0 and self.objective.uses_logz: start_logz(self.logz, batch, self.objective, c.alpha, c, acc)
     return batch
 
