@@ -134,7 +134,7 @@ def arithmetic(split:str="train", # "train" or "eval" (held out: disjoint from t
               )->list:
     "Arithmetic word problems of graded difficulty as `Prompt`s, deterministic from `seed`."
     if split not in ("train", "eval"): raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-    levels = (levels,) if isinstance(levels, int) else tuple(levels)
+    levels = (levels,) if isinstance(levels, numbers.Integral) else tuple(levels) if isinstance(levels, (list, tuple, range, set)) else levels
     if not levels or any(l not in LEVELS for l in levels): raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
     seed = check_int(seed, 'seed', 0, 2**63 - 1)
     per = [_level_items(l, split, seed, instruction, distinct) for l in sorted(set(levels))]
@@ -367,7 +367,7 @@ def _read_file(path):
         return data
     rows = list(csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter="\t" if suffix == ".tsv" else ","))
     for i, r in enumerate(rows, 2):
-        if None in r: raise ValueError(f"{path}: line {i} has more cells than the header ({r[None]!r} left over); quote a field that holds the delimiter")
+        if None in r: raise ValueError(f"{path}: row {i - 1} (line {i}) has more cells than the header ({r[None]!r} left over); quote a field that holds the delimiter")
     return rows
 
 def _rows(source):

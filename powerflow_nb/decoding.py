@@ -30,6 +30,7 @@ def draw_tokens(logq:torch.Tensor, # [B, V] sampling log-probs
                 generator:torch.Generator|None=None, # RNG (any device)
                )->torch.Tensor:
     "One token per row drawn from `logq`, by inverting the CDF at one uniform per row."
+    if generator is not None and not isinstance(generator, torch.Generator): raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__} {generator!r}")
     cdf = logq.double().exp().cumsum(-1)  # float64: the cut points of a 50k-word vocabulary stay exact to ~1e-16
     if not (cdf[:, -1] > 0).all(): raise ValueError("logq: every row needs a finite, positive total probability (got NaN or no mass)")
     u = torch.rand(logq.shape[0], 1, generator=generator, dtype=torch.float64, device=generator.device if generator is not None else logq.device)

@@ -151,7 +151,8 @@ def distinct_n(texts:list, # the texts (e.g. all completions for one prompt)
                tokenizer=None, # None: whitespace words; else an HF tokenizer (n-grams of token ids)
               )->float:
     "Distinct-n: distinct n-grams / total n-grams over a set of texts (0 when there is no n-gram)."
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)): raise ValueError(f"texts must be a list of strings, got {type(texts).__name__}")
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"texts must be a list of strings, got {type(texts).__name__} {str(texts)[:80]}")
     check_int(n, 'n')
     toks = [t.split() if tokenizer is None else tokenizer(t, add_special_tokens=False)['input_ids'] for t in texts]
     grams = [tuple(t[i:i + n]) for t in toks for i in range(len(t) - n + 1)]

@@ -54,7 +54,7 @@ def check_prompt_lengths(items:list, tokenizer, config, context:int|None=None)->
     keep = [it for it, n in zip(items, lens) if n <= limit]
     if len(keep) < len(items):
         warnings.warn(f"dropped {len(items) - len(keep)} of {len(items)} prompts longer than {limit} tokens (max_prompt_tokens / context - max_new_tokens)")
-    if not keep: raise ValueError(f"prompts: every prompt is longer than {limit} tokens")
+    if not keep: raise ValueError(f"prompts: every prompt is longer than {limit} tokens (max_prompt_tokens={config.max_prompt_tokens}, or the context minus max_new_tokens={config.max_new_tokens})")
     return keep
 
 # %% ../nbs/06b_policy.ipynb #417d5abb

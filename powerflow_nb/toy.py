@@ -113,6 +113,7 @@ def toy_from_dict(tables:dict|list, # {prefix tuple of names: {token name: prob}
     probs = torch.full((len(tables), _n_prefixes(V - 1, max_len), V), math.nan, dtype=torch.float64)
     for i, tab in enumerate(tables):
         for prefix, dist in tab.items():
+            if unknown := [n for n in (*prefix, *dist) if n not in vocab]: raise ValueError(f"tables: prefix {prefix!r} uses tokens {unknown} that are not in vocab {vocab!r}")
             ids = torch.tensor([[vocab.index(n) for n in prefix]], dtype=torch.long).reshape(1, -1)
             if len(prefix) >= max_len or (ids == eos_id).any(): raise ValueError(f"prefix {prefix!r} must hold fewer than max_len={max_len} non-EOS tokens")
             row = shell.offsets[len(prefix)] + (shell.digit(ids)[0] * shell.n_letters ** torch.arange(len(prefix) - 1, -1, -1)).sum()
@@ -226,6 +227,7 @@ def format_table(rows:dict, # {row name: {column: value}}
                  cols:list|None=None, # columns to show (default: the first row's keys)
                 )->str:
     "A plain-text table of a dict of dicts, for printing in notebooks and benchmarks; missing cells stay blank."
+    if not isinstance(rows, dict) or not rows: raise ValueError(f"rows must be a non-empty dict {{row name: {{column: value}}}}, got {rows!r}")
     cols = list(cols or next(iter(rows.values())))
     cell = lambda v: '' if v is None else fmt.format(v) if isinstance(v, float) else str(v)
     w = max(len(str(r)) for r in rows)
