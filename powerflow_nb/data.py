@@ -135,7 +135,9 @@ def arithmetic(split:str="train", # "train" or "eval" (held out: disjoint from t
     "Arithmetic word problems of graded difficulty as `Prompt`s, deterministic from `seed`."
     if split not in ("train", "eval"): raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     levels = (levels,) if isinstance(levels, numbers.Integral) else tuple(levels) if isinstance(levels, (list, tuple, range, set)) else levels
-    if not levels or any(l not in LEVELS for l in levels): raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
+    if not isinstance(levels, tuple) or not levels or any(isinstance(l, bool) or not isinstance(l, numbers.Integral) or l not in LEVELS for l in levels):
+        raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
+    levels = tuple(int(l) for l in levels)
     seed = check_int(seed, 'seed', 0, 2**63 - 1)
     per = [_level_items(l, split, seed, instruction, distinct) for l in sorted(set(levels))]
     out = [it for row in _interleave(per) for it in row]
