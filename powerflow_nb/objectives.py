@@ -77,12 +77,13 @@ def latb(logpi:torch.Tensor, # [B, T] per-token (with `mask`) or [B] summed poli
     return LossOut(_mean(per, b.weights), per, r.detach())
 
 # %% ../nbs/03_objectives.ipynb #d6665e19
-def _per_seq(x, name, B, like, required=True, lo=-math.inf, hi=math.inf):
+def _per_seq(x, name, B, like, required=True, lo=-math.inf, hi=math.inf, bools=False):
     "A scalar or [B] argument as a [B] tensor like `like`."
     if x is None:
         if required: raise ValueError(f"{name} is required, got None")
         return None
     x = torch.tensor(float(x)) if isinstance(x, numbers.Real) and not isinstance(x, bool) else x  # a scalar for every row
+    if bools and torch.is_tensor(x) and x.dtype == torch.bool: x = x.to(like.dtype)  # a 0/1 selection
     x = check_tensor(x, name, ndim=(0, 1), lo=lo, hi=hi).to(dtype=like.dtype, device=like.device)
     if x.ndim == 0: x = x.expand(B)
     if x.shape != (B,): raise ValueError(f"{name} must be a scalar or shape ({B},) (one per sequence), got shape {tuple(x.shape)}")
@@ -132,7 +133,7 @@ def _prepare(logpi, logp, alpha, mask, lengths, logpi_old, psi, weights, eps, to
         w = (pi.detach() - old).exp().clamp(1 - eps, 1 + eps)
     psi = torch.zeros(B, dtype=logpi.dtype, device=logpi.device) if psi is None else _per_seq(psi, 'psi', B, logpi, lo=-1e6, hi=1e6)
     if weights is not None:
-        weights = _per_seq(weights, 'weights', B, logpi, lo=0, hi=1e30).detach()
+        weights = _per_seq(weights, 'weights', B, logpi, lo=0, hi=1e30, bools=True).detach()
         if (weights < 0).any() or weights.sum() <= 0: raise ValueError("weights must be >= 0 with a positive sum")
     return _Inputs(a, pi, base, n.to(logpi.dtype), w, psi, tok_pi, tok_base, mask, weights)
 
