@@ -148,11 +148,16 @@ def verdict(c:dict, base_cut:float)->dict:
     p50 = next((p for p in P if p['step'] == 50), None)
     after = [p['length'] for p in P if p['step'] > 50 and p['length'] is not None]
     drift = max((abs(x / p50['length'] - 1) for x in after), default=None) if p50 and p50['length'] else None
+    # diagnostics beside the checks: the same drift on the held-out evaluation (fixed prompts and seed), and the spread of the
+    # settled run's 10-update means (after update 100), which at 2 prompts x 4 rollouts per update is mostly the prompt mix
+    ev_drift = max((abs(p['eval_length'] / p50['eval_length'] - 1) for p in P if p['step'] > 50), default=None) if p50 else None
+    late = [x for p, x in zip([p for p in P if p['length'] is not None], [p['length'] for p in P if p['length'] is not None]) if p['step'] > 100]
+    spread = float(np.std(late) / np.mean(late)) if len(late) > 1 else None
     last, a0, a50, a_end = P[-1], acc(P[:1]), acc(near(50)), acc(P[-3:])
     checks = [drift is not None and drift <= 0.30, last['truncated'] <= base_cut + 0.10, last['degenerate'] < 0.05,
               a50 is not None and a_end >= a50 and a_end >= a0, c['updates'] >= c['steps']]
     return {'updates': c['updates'], 'minutes': c['wall_s'] / 60, '|y| @50': p50['length'] if p50 else None, '|y| end': last['length'],
-            'max drift >50': drift, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
+            'max drift >50': drift, 'held-out drift >50': ev_drift, 'cv >100': spread, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
             'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': a0, 'lenient @40-60': a50,
             'lenient last 3': a_end, 'strict end': last['acc'], 'holds': all(checks)}
 
