@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, dataclasses, inspect, json, sys, time, typing
 from pathlib import Path
-from .core import check_alpha, check_int, atomic_write
+from .core import check_alpha, atomic_write, check_seed
 
 # %% auto #0
 __all__ = ['REPORT_CSS', 'NONE', 'COMMANDS', 'html_report', 'toy_demo', 'verdict', 'samples_table', 'demo', 'add_config_flags',
@@ -270,7 +270,7 @@ def _sample_cmd(a):
     from powerflow_nb.runs import load_adapter
     m, tok = load_lm(a.model)
     if a.adapter: m = load_adapter(m, a.adapter, a.model, tok)
-    g = torch.Generator().manual_seed(check_int(a.seed, 'seed', 0, 2**63 - 1))
+    g = torch.Generator().manual_seed(check_seed(a.seed))
     ps = power_sample(HFDecoder(m, tok), [a.prompt], a.alpha, a.method, n=a.n, budget=a.budget, max_new_tokens=a.max_new_tokens, generator=g)
     answer, eos = known_answer(a.prompt), HFDecoder(m, tok).eos_id
     if answer is not None: print(f"(a shipped arithmetic question: the answer is {answer}; graded strict and lenient)")

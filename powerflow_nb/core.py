@@ -8,8 +8,8 @@ import contextlib, decimal, errno, hashlib, io, math, numbers, os, shutil, tempf
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ALPHA_MIN', 'ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'check_number', 'check_tensor', 'atomic_write',
-           'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
+__all__ = ['ALPHA_MIN', 'ALPHA_MAX', 'MAX_COUNT', 'check_alpha', 'check_int', 'check_seed', 'check_number', 'check_tensor',
+           'atomic_write', 'file_digest', 'atomic_dir', 'is_disk_full', 'DiskFull', 'disk_errors', 'save_torch']
 
 # %% ../nbs/00_core.ipynb #782d482d
 def _real(x)->float|None:
@@ -50,6 +50,12 @@ def check_int(x, # the value to check: an int (numpy ints too; `True` is not a c
         allowed = (f"an int >= {lo}" + (" and <= 2**31 - 1" if isinstance(x, numbers.Integral) and x > top else '')) if hi is None else f"an int in [{lo}, {hi}]"
         raise ValueError(f"{name} must be {allowed}{f' ({why})' if why else ''}, got {x!r}")
     return int(x)
+
+def check_seed(x, # an RNG seed: an int in [0, 2**63 - 1] (what torch and numpy generators take)
+               name:str='seed', # argument name used in the error message
+              )->int:
+    "Return `x` as an int seed, or raise `ValueError` naming `name`."
+    return check_int(x, name, 0, 2**63 - 1)
 
 # %% ../nbs/00_core.ipynb #96ab0615
 def check_number(x, # the value to check: a real number (numpy floats too; `True` is not a number)
@@ -98,20 +104,18 @@ def check_tensor(x, # a tensor, a numpy array or a (nested) list of numbers
             t = t != 0
         return t
     if t.dtype == torch.bool: raise TypeError(f"{name} must hold numbers, got a bool tensor of shape {shape}")
-    if t.is_floating_point():
+    fl = t.is_floating_point()
+    bad = ((t < lo) | (t > hi)) & (t != -math.inf)
+    if fl: bad = bad | torch.isnan(t) | (t == math.inf) & bool(finite) | (t == -math.inf) & (finite is True) | ((t != t.round()) & (kind == 'int'))
+    if not bad.any(): return t.long() if kind == 'int' else t if fl or kind != 'float' else t.double()  # the common case: one reduction
+    if fl:  # say what is wrong, in order
         nan = torch.isnan(t)
         if nan.any(): raise ValueError(f"{name} must not contain NaN, got NaN" + (f" at index {tuple(nan.nonzero()[0].tolist())} in a tensor of shape {shape}" if t.dim() else ''))
         inf = (t == math.inf) | ((t == -math.inf) & (finite is True)) if finite else torch.zeros_like(nan)
         if inf.any(): raise ValueError(f"{name} must be {'< +inf (-inf marks an impossible outcome)' if finite == '-inf' else 'finite'}, got {_where(inf, t)}")
-    elif kind == 'float': t = t.double()
     out = ((t < lo) | (t > hi)) & (t != -math.inf)  # -inf entries passed the finiteness check
     if out.any(): raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {_where(out, t)}")
-    if kind == 'int':
-        if t.is_floating_point():
-            frac = t != t.round()
-            if frac.any(): raise ValueError(f"{name} must hold integers, got {_where(frac, t)}")
-        t = t.long()
-    return t
+    raise ValueError(f"{name} must hold integers, got {_where(t != t.round(), t)}")
 
 # %% ../nbs/00_core.ipynb #49c64aa3
 def atomic_write(path:Path|str, # the file to (re)write

@@ -8,7 +8,7 @@ import csv, decimal, hashlib, io, json, logging, math, numbers, random, re, thre
 import numpy as np
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-from .core import check_int, check_number
+from .core import check_int, check_number, check_seed
 from functools import lru_cache
 
 # %% auto #0
@@ -138,7 +138,7 @@ def arithmetic(split:str="train", # "train" or "eval" (held out: disjoint from t
     if not isinstance(levels, tuple) or not levels or any(isinstance(l, bool) or not isinstance(l, numbers.Integral) or l not in LEVELS for l in levels):
         raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
     levels = tuple(int(l) for l in levels)
-    seed = check_int(seed, 'seed', 0, 2**63 - 1)
+    seed = check_seed(seed)
     per = [_level_items(l, split, seed, instruction, distinct) for l in sorted(set(levels))]
     out = [it for row in _interleave(per) for it in row]
     if n is not None:
@@ -203,7 +203,7 @@ def extract_answer(text:str, # a model's completion
     mode = _check_mode(mode)
     boxed = [b.strip() for b in _boxed(text) if b.strip()]
     if boxed: return boxed[-1]
-    if _check_mode(mode) == "strict" or not ended: return None
+    if mode == "strict" or not ended: return None
     return _phrase_span(text) or _eq_line_span(text)
 
 # %% ../nbs/06_data.ipynb #ce4e45bc
@@ -246,7 +246,7 @@ def is_correct(text:str, # a model's completion
               )->bool:
     "Whether the answer the grader finds in `text` equals `answer` (math-verify: numbers, fractions, expressions)."
     if answer is None: raise ValueError("answer must be a number or a string, got None (this prompt has no ground truth)")
-    answer, mode = check_answer(answer), _check_mode(mode)
+    answer = check_answer(answer)
     if not isinstance(ended, (bool, np.bool_)): raise ValueError(f"ended must be True or False, got {ended!r}")
     if not isinstance(text, str): raise ValueError(f"text must be a string, got {type(text).__name__}")
     span = extract_answer(text, mode, ended)

@@ -19,8 +19,6 @@ def _at(mask:torch.Tensor, x:torch.Tensor)->str:
 
 def _refuse(x:torch.Tensor, top:torch.Tensor, dim:int, name:str, probs:bool):
     "Raise the `ValueError` that explains why `x` (with maxima `top` along `dim`) was refused."
-    nan = torch.isnan(x)
-    if bool(nan.any()): raise ValueError(f"{name} must not contain NaN, got NaN {_at(nan, x)}")
     if probs:
         bad = ~((x >= 0) & (x < math.inf))
         if bool(bad.any()):

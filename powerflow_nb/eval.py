@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .core import check_alpha, check_int, check_number, check_tensor
+from .core import check_alpha, check_int, check_number, check_tensor, check_seed
 from .data import Prompt, is_correct, has_boxed, load_prompts, GRADERS
 from .lm import sample, score, base_model, HFDecoder, Samples
 from .samplers import power_sample
@@ -117,7 +117,7 @@ def _boot_means(M, pidx, rng):
         return np.nanmean(M[sidx[:, :, None], pidx[:, None, :]], (1, 2))
 
 def _boot_args(level, n_boot, seed)->tuple:
-    return check_number(level, 'level', 0, 1), check_int(n_boot, 'n_boot', 1, 10**7), check_int(seed, 'seed', 0, 2**63 - 1)
+    return check_number(level, 'level', 0, 1), check_int(n_boot, 'n_boot', 1, 10**7), check_seed(seed)
 
 def _interval(est, boots, level):
     lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])

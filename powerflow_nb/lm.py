@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 import torch
 from torch.utils.checkpoint import checkpoint
-from .core import check_int, check_tensor
+from .core import check_int, check_tensor, check_seed
 from .decoding import Rollout, decode_loop
 from .models import prepare_tokenizer, pin_4bit_kernel
 
 # %% auto #0
-__all__ = ['LOGP_CHUNK', 'left_pad', 'encode_prompts', 'is_peft', 'nonfinite', 'check_finite', 'HFState', 'HFDecoder', 'Samples',
-           'prompt_groups', 'checkpointing', 'joined_logprobs', 'completion_logprobs', 'score', 'context_length',
-           'check_context', 'sample', 'base_model']
+__all__ = ['LOGP_CHUNK', 'left_pad', 'encode_prompts', 'is_peft', 'nonfinite', 'NonFinite', 'check_finite', 'HFState',
+           'HFDecoder', 'Samples', 'prompt_groups', 'checkpointing', 'joined_logprobs', 'completion_logprobs', 'score',
+           'context_length', 'check_context', 'sample', 'base_model']
 
 # %% ../nbs/04a_lm.ipynb #d588b9c2
 def _prompt_ids(tokenizer, prompt, chat:bool)->list:
@@ -109,6 +109,9 @@ def nonfinite(model, # a torch module
     return [(n, int((~torch.isfinite(p)).sum())) for n, p in model.named_parameters()
             if p.is_floating_point() and (p.requires_grad or not trainable_only) and not torch.isfinite(p).all()]
 
+class NonFinite(ValueError):
+    "A model's weights or outputs hold NaN/inf (a `ValueError`: a trainer can tell it from other bad input)."
+
 def check_finite(model, # a torch module (a transformers or PEFT model)
                  what:str='model', # how the error names it
                 ):
@@ -116,13 +119,13 @@ def check_finite(model, # a torch module (a transformers or PEFT model)
     bad = nonfinite(model)
     if bad:
         names = ', '.join(f"{n} ({k} values)" for n, k in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else '')
-        raise ValueError(f"{what} has non-finite (NaN/inf) weights in {len(bad)} tensor(s): {names}; reload or repair the model")
+        raise NonFinite(f"{what} has non-finite (NaN/inf) weights in {len(bad)} tensor(s): {names}; reload or repair the model")
 
 def _check_next(model, logp:torch.Tensor)->torch.Tensor:
     "`logp` [B, V], after making sure it holds no NaN (else name the weights or inputs that caused it)."
     if torch.isnan(logp).any():
         check_finite(model, 'the model')
-        raise ValueError("the model's next-token log-probs are NaN although its weights are finite; check its inputs and dtype")
+        raise NonFinite("the model's next-token log-probs are NaN although its weights are finite; check its inputs and dtype")
     return logp
 
 def _eos_id(model, tokenizer)->int:
@@ -373,7 +376,7 @@ def sample(model, # a transformers (or PEFT) causal LM
     _check_sampling(n, max_new_tokens, temperature, top_p, batch_size)
     prompts, dec = _check_prompts(prompts), HFDecoder(model, tokenizer, chat)
     dev = _device(model)
-    if generator is None and seed is not None: generator = torch.Generator(device=dev).manual_seed(check_int(seed, 'seed', 0, 2**63 - 1))
+    if generator is None and seed is not None: generator = torch.Generator(device=dev).manual_seed(check_seed(seed))
     seqs = [_prompt_ids(dec.tokenizer, p, chat) for p in prompts]
     if any(len(s) == 0 for s in seqs): raise ValueError(f"every prompt must encode to at least one token, got an empty one in {prompts!r}")
     check_context([len(s) for s in seqs], max_new_tokens, context_length(model))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy, importlib.util, json, os, re, string, warnings
 from pathlib import Path
 import torch
-from .core import atomic_dir, check_int
+from safetensors import SafetensorError
+from .core import atomic_dir, check_int, check_seed
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CHARS', 'TINY_SPECIALS', 'TINY_CHAT', 'cache_root', 'embedded_gguf', 'convert_gguf', 'model_path',
@@ -161,9 +162,8 @@ def load_lm(name:str='smollm2-135m', # embedded name, local HF folder, or hub id
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kw)
         tok = AutoTokenizer.from_pretrained(path)
-    except Exception as e:
-        if 'Safetensor' in type(e).__name__: raise ValueError(f"model {name!r}: a weight file in {path} is damaged ({str(e).splitlines()[0][:150]}); restore or re-download it") from None
-        if not isinstance(e, OSError): raise
+    except SafetensorError as e: raise ValueError(f"model {name!r}: a weight file in {path} is damaged ({str(e).splitlines()[0][:150]}); restore or re-download it") from None
+    except OSError as e:
         if Path(path).is_dir(): raise
         raise ValueError(f"unknown model name={name!r}: the hub could not provide it ({str(e).splitlines()[0]}). Embedded models: {_install_hint()}") from e
     if qc is None: model.to(dev)
@@ -202,7 +202,7 @@ def tiny_lm(seed:int=0, # RNG seed of the weights (the global RNG is left untouc
     "A tiny random-initialised `LlamaForCausalLM` and its character tokenizer `(model, tokenizer)`, for fast tests."
     from transformers import LlamaConfig, LlamaForCausalLM
     tok = char_tokenizer(vocab)
-    seed, hidden, layers, heads = check_int(seed, 'seed', 0, 2**63 - 1), check_int(hidden, 'hidden'), check_int(layers, 'layers'), check_int(heads, 'heads')
+    seed, hidden, layers, heads = check_seed(seed), check_int(hidden, 'hidden'), check_int(layers, 'layers'), check_int(heads, 'heads')
     if hidden % heads or heads % 2: raise ValueError(f"hidden must be a multiple of heads and heads even, got hidden={hidden}, heads={heads}")
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers, num_attention_heads=heads,
                       num_key_value_heads=heads // 2, max_position_embeddings=1024, initializer_range=0.2, tie_word_embeddings=False,

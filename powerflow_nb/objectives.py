@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastcore.basics import patch
 import torch
 from torch import nn
-from .core import check_alpha, check_int, check_number, check_tensor
+from .core import check_alpha, check_int, check_number, check_tensor, check_seed
 from .escort import check_logp
 from .toy import ToyLM, ToyDecoding, power_logp, latb_logp
 
@@ -332,7 +332,7 @@ class ToyPolicy(nn.Module, ToyDecoding):
                  seed:int=0, # initialisation seed
                  dtype:torch.dtype=torch.float64):
         super().__init__()
-        hidden, depth, seed = check_int(hidden, 'hidden', 0, 2**16), check_int(depth, 'depth', 1, 64), check_int(seed, 'seed', 0, 2**63 - 1)
+        hidden, depth, seed = check_int(hidden, 'hidden', 0, 2**16), check_int(depth, 'depth', 1, 64), check_seed(seed)
         self.lm, self.eos_id, self.vocab_size, self.max_len = lm, lm.eos_id, lm.vocab_size, lm.max_len
         self.n_prompts, self.n_letters = lm.n_prompts, lm.n_letters
         A, L, P = lm.n_letters, lm.max_len, lm.n_prompts

@@ -12,7 +12,7 @@ from .toy import ToyLM
 from .decoding import decode
 from .objectives import ToyPolicy, table_token_logp
 from .core import save_torch
-from .lm import sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
+from .lm import NonFinite, sample, score, completion_logprobs, base_model, encode_prompts, is_peft, check_finite, context_length, Samples
 from .data import Prompt, load_prompts, has_boxed
 from .runs import model_fingerprint
 from .models import load_lm, loaded_quantization, pin_4bit_kernel
@@ -252,7 +252,7 @@ def rollout(policy, items:list, idx:list, config, generator=None)->RolloutBatch:
     with train_autocast(s.completion_ids.device, config): base = policy.base_logprobs(s, config)
     if not torch.isfinite(base[s.completion_mask.to(base.device)]).all():
         policy.check_finite()
-        raise ValueError("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
+        raise NonFinite("the base model's log-probs of the rollouts are not finite (NaN/inf) although its weights are; check its dtype")
     hidden, hmask = policy.prompt_states(prompts) if config.logz == 'head' else (None, None)
     psi = torch.tensor([0.0 if has_boxed(t) else config.format_penalty for t in s.texts], device=base.device) if config.format_penalty else None
     ids = torch.as_tensor(idx, device=base.device)[s.prompt_index.to(base.device)]

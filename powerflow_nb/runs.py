@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import atomic_write, atomic_dir, file_digest, disk_errors, save_torch
-from .lm import nonfinite
+from safetensors import SafetensorError
+from .lm import is_peft, nonfinite
 
 # %% auto #0
 __all__ = ['MANIFEST', 'RUN_FILES', 'write_manifest', 'check_manifest', 'save_checkpoint', 'find_checkpoint', 'load_checkpoint',
@@ -358,10 +359,9 @@ def load_adapter(model, # the base model (a PEFT model: the adapter is added und
             warnings.warn(f"adapter {str(adapter)!r} has no run.json to check its base against; its config names {base!r}, "
                           f"the model is {here!r}: make sure they are the same model")
     try:
-        if hasattr(model, 'peft_config'): model.load_adapter(str(adapter), adapter_name=adapter_name)
+        if is_peft(model): model.load_adapter(str(adapter), adapter_name=adapter_name)
         else: model = PeftModel.from_pretrained(model, str(adapter), adapter_name=adapter_name)
         return model
-    except Exception as e:  # size mismatches, missing target modules, truncated or corrupt weight files (SafetensorError)
-        if not isinstance(e, (RuntimeError, KeyError, ValueError, OSError)) and 'Safetensor' not in type(e).__name__: raise
+    except (RuntimeError, KeyError, ValueError, OSError, SafetensorError) as e:  # size mismatches, missing target modules, damaged weight files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"adapter {str(adapter)!r} does not fit the base model {model_name!r}: {first[:300]}") from None

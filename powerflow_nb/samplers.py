@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 import torch
-from .core import check_alpha, check_int, check_number, check_tensor
+from .core import check_alpha, check_int, check_number, check_tensor, check_seed
 from .decoding import decode, draw_tokens, max_tokens
 from .toy import power_logp, tv
 
@@ -318,7 +318,7 @@ def tv_vs_budget(lm, # a single-prompt `ToyLM`
                 )->dict:
     "{method: {budget: {'tv': TV to exact p_α, 'cost': forward tokens/sample, 'logp': empirical log-probs}}} from `runs` independent runs."
     target, options = power_logp(lm, alpha)[0], options or {}
-    runs, seed = check_int(runs, 'runs', 1, 10**7), check_int(seed, 'seed', 0, 2**63 - 1)
+    runs, seed = check_int(runs, 'runs', 1, 10**7), check_seed(seed)
     budgets = [check_int(b, 'budgets') for b in check_tensor(budgets, 'budgets', 'int', ndim=1).tolist()]
     out = {}
     for m in methods:

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 import torch
-from .core import check_alpha, check_int, check_number, check_tensor
+from .core import check_alpha, check_int, check_number, check_tensor, check_seed
 from .escort import check_logp, escort_logp, entropy
 
 # %% auto #0
@@ -136,7 +136,7 @@ def random_toy(vocab_size:int=4, # V, EOS included
               )->ToyLM:
     "A random toy LM: Gaussian logits of scale `sharpness` for every prefix and prompt."
     vocab_size, max_len = check_size(vocab_size, max_len)
-    n_prompts, seed = check_int(n_prompts, 'n_prompts'), check_int(seed, 'seed', 0, 2**63 - 1)
+    n_prompts, seed = check_int(n_prompts, 'n_prompts'), check_seed(seed)
     sharpness = check_number(sharpness, 'sharpness', 0, 1e6, lo_open=False, hi_open=False)
     eos_logit = check_number(eos_logit, 'eos_logit', -1e6, 1e6, False, False)
     g = torch.Generator().manual_seed(seed)

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
-from .core import check_alpha, check_int, check_number
+from .core import check_alpha, check_int, check_number, check_seed
 from .objectives import OBJECTIVES, Objective, get_objective, LogZHead, ScalarLogZ, init_logz, leave_one_out_mean, LossOut
 from .data import is_correct
 from .models import loaded_quantization
+from .lm import NonFinite
 from .policy import RolloutBatch, make_policy, rollout, train_autocast
 from . import runs
 from .runs import run_identity, load_checkpoint, save_final, stop_on_signals, open_run
@@ -95,7 +96,7 @@ def validate(self:LATBConfig):
     for k in ('steps', 'prompts_per_step', 'n_rollouts', 'max_new_tokens', 'micro_batch', 'updates_per_batch', 'lora_r',
               'max_prompt_tokens', 'save_every', 'max_nonfinite', 'eval_k'): setattr(self, k, check_int(getattr(self, k), k))
     for k in ('warmup_steps', 'eval_every'): setattr(self, k, check_int(getattr(self, k), k, 0))
-    self.seed = check_int(self.seed, 'seed', 0, 2**63 - 1)
+    self.seed = check_seed(self.seed)
     for k in ('lr', 'logz_lr', 'max_grad_norm', 'logz_max_grad_norm', 'temperature', 'lora_alpha'): setattr(self, k, check_number(getattr(self, k), k, 0))
     self.clip_eps = check_number(self.clip_eps, 'clip_eps', 0, 1)
     self.final_lr_frac = check_number(self.final_lr_frac, 'final_lr_frac', 0, 1, hi_open=False)
@@ -170,9 +171,9 @@ def rollout_step(self:LATBTrainer, step:int)->RolloutBatch:
     g = torch.Generator(device=self.device).manual_seed(c.seed * 1_000_003 + step * 7919 + acc.process_index)
     idx = step_prompts(len(self.items), c.prompts_per_step, step, c.seed, acc.process_index, acc.num_processes)
     try: batch = rollout(self.policy, self.items, idx, c, g)
-    except ValueError as e:
-        if step == 0 or 'NaN' not in str(e): raise  # at the start it is the model's; later, the run's own updates made it
-        raise ValueError(f"update {step + 1}: the policy's rollout went non-finite ({e}). Likely: {nonfinite_suspects(c)}") from e
+    except NonFinite as e:
+        if step == 0: raise  # at the start it is the model's; later, the run's own updates made it
+        raise NonFinite(f"update {step + 1}: the policy's rollout went non-finite ({e}). Likely: {nonfinite_suspects(c)}") from e
     if step == 0 and self.objective.uses_logz: start_logz(self.logz, batch, self.objective, c.alpha, c, acc)
     return batch
 
