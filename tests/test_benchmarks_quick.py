@@ -59,6 +59,22 @@ def test_stability_degenerate_answers():
     assert degenerate('', 1, q) and degenerate('7', 2, q) and degenerate('\\boxed{64 + 95}', 9, q) and degenerate('64+95', 6, q)
     assert not degenerate('64 + 95 = 159', 8, q) and not degenerate('\\boxed{159}', 6, q) and not degenerate('64 + 95 = \\boxed{159}', 12, q)
 
+def test_stability_drift_tests():
+    """The drift test tells noise from drift: a flat run with a wide spread passes it (and shows how rarely the ±30 % check would),
+    a run that steps up by half or ramps by 60 % fails it, and the trend interval covers 0 only for the flat run."""
+    sys.path.insert(0, str(BENCH))
+    import numpy as np
+    from stability import drift_tests, window_drift
+    rng = np.random.default_rng(1)
+    flat = list(rng.gamma(4, 4, 300))  # mean 16 tokens, sd 8 per update: LA-TB's settled spread at 8 rollouts per update
+    t = drift_tests(flat)
+    assert t['drift p'] > 0.05 and t['trend lo'] < 0 < t['trend hi'] and t['pass if flat'] < 0.5 and abs(t['lag-1 ac']) < 0.2
+    step = [x * (1.5 if i >= 150 else 1) for i, x in enumerate(flat)]
+    ramp = [x * (1 + 0.6 * max(i - 50, 0) / 250) for i, x in enumerate(flat)]
+    for L in (step, ramp): assert drift_tests(L)['drift p'] < 0.05 and drift_tests(L)['trend lo'] > 0
+    assert window_drift(np.array([10.] * 10 + [13.] * 10 + [7.] * 10)) == pytest.approx(0.3)
+    assert drift_tests(flat[:60]) == {}  # too short to test
+
 @pytest.mark.slow
 def test_gpu_qlora_tiny():
     "The GPU benchmark's code path on a tiny Qwen2 on the CPU: PowerFlow after and before, TRL's GRPOTrainer beside it, LoRA and QLoRA."
