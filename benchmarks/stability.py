@@ -18,7 +18,7 @@ a checkpoint) so long studies fit in sessions; `--arms` picks arms (in the order
     python benchmarks/stability.py --report                 # rebuild JSON, table and figure from the run folders only
     python benchmarks/stability.py --quick                  # smoke run on the tiny model (writes stability_quick.json)
 """
-import argparse, json, re, time
+import argparse, dataclasses, json, re, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from powerflow_nb.data import arithmetic, checksum, extract_answer
 from powerflow_nb.models import cpu_native_bf16
 from powerflow_nb.lm import sample
 from powerflow_nb.train import train_latb, LATBConfig
-from powerflow_nb.callbacks import EvalCallback
+from powerflow_nb.callbacks import EvalCallback, CollapseGuard, CollapseWarning
 from powerflow_nb.viz import history_figure
 
 ALPHA, BUDGET, EVAL_N, EVERY = 4.0, 96, 32, 10
@@ -85,14 +85,24 @@ def _records(out:Path)->list:
 
 def done_steps(out:Path)->int: return max((r['step'] for r in _records(out) if not r.get('eval')), default=0)
 
-def curve(out:Path, every:int, questions:list)->dict:
+def guard_stop(recs:list, config:LATBConfig, z:float|None=None):
+    "The update at which `CollapseGuard` (with `stop_on_collapse=True`) would stop this run, replaying its recorded metrics; None: never."
+    from types import SimpleNamespace
+    import warnings
+    tr = SimpleNamespace(config=dataclasses.replace(config, stop_on_collapse=True), policy=SimpleNamespace(tokenizer=object()), out_dir=None, step=0, collapsed=None)
+    g = CollapseGuard() if z is None else CollapseGuard(z=z); g.on_train_begin(tr)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', CollapseWarning)
+        return next((r['step'] for r in recs if not r.get('eval') and g.on_step_end(tr, dict(r))), None)
+
+def curve(out:Path, every:int, questions:list, config:LATBConfig)->dict:
     "The run's curve: one point per evaluation with the training batches' means over the updates before it."
     recs = _records(out)
     ups = {r['step']: r for r in recs if not r.get('eval')}
     pts = []
     for e in sorted((r for r in recs if r.get('eval')), key=lambda r: r['step']):
         st, win = e['step'], [ups[i] for i in range(e['step'] - every + 1, e['step'] + 1) if i in ups]
-        mean = lambda k: float(np.nanmean([w.get(k, np.nan) for w in win])) if win else None
+        mean = lambda k: float(np.mean(v)) if (v := [w[k] for w in win if w.get(k) is not None]) else None
         L, k = np.array(e['lengths']), len(e['texts']) // len(questions)
         q = [questions[i // k] for i in range(len(e['texts']))]
         pts.append(dict(step=st, length=mean('length'), truncated=mean('truncated_frac'), residual=mean('residual'), clip_frac=mean('clip_frac'),
@@ -102,7 +112,7 @@ def curve(out:Path, every:int, questions:list)->dict:
                         acc_lenient=e.get('eval_acc_lenient'), format=e.get('eval_format'), eval_residual=e['eval_residual'],
                         degenerate=float(np.mean([degenerate(t, n, qq) for t, n, qq in zip(e['texts'], e['lengths'], q)])),
                         texts=e['texts'][:4]))
-    return dict(points=pts, updates=max(ups, default=0), lengths=[ups[i]['length'] if i in ups else None for i in range(1, max(ups, default=0) + 1)], wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
+    return dict(points=pts, updates=max(ups, default=0), guard_stop=guard_stop(recs, config), ratio_guard_stop=guard_stop(recs, config, z=0.0), lengths=[ups[i]['length'] if i in ups else None for i in range(1, max(ups, default=0) + 1)], wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
 
 def base_truncation(s:dict, n:int=32, k:int=4)->dict:
     "The base model's truncated fraction and lengths at the budget on train-split prompts (T = 1)."
@@ -149,7 +159,9 @@ def drift_tests(lengths:list, start:int=41, perms:int=2000)->dict:
     share of random orders of the run's own updates whose window drift is at least the observed one (permutation test);
     `pass if flat`: the share of those orders that pass the ±30 % check, i.e. how often a run that does not drift at all, with
     this run's own update-to-update spread, would pass it; `pass flat 4x` the same with each update the mean of 4 of the
-    run's updates drawn at random (a batch 4 times as large: 32 rollouts, near the trainer's default 4 × 7). `trend`: least-squares slope of the per-update mean length over
+    run's updates drawn at random (a batch 4 times as large: 32 rollouts, near the trainer's default 4 × 7); `ramp power` how
+    often the test (at 5 %) flags a random order of the run's updates with a drift added, rising linearly from update 50 to
+    +30 % at the end (100 such runs, 500 orders each). `trend`: least-squares slope of the per-update mean length over
     updates 51–end, in % of its mean per 100 updates, with a 95 % interval (the updates' lag-1 autocorrelation is printed: ≈ 0
     makes the interval valid)."""
     L = np.array([x for x in lengths[start - 1:] if x is not None], dtype=float)
@@ -158,19 +170,23 @@ def drift_tests(lengths:list, start:int=41, perms:int=2000)->dict:
     null = window_drift(np.stack([rng.permutation(L) for _ in range(perms)]))
     d = float(window_drift(L))
     flat4 = window_drift(np.stack([rng.choice(L, (len(L), 4)).mean(1) for _ in range(perms)]))
+    ramp = 1 + 0.3 * np.clip(np.arange(len(L)) - (50 - start), 0, None) / (len(L) - 1 - (50 - start))
+    flagged = [np.mean(window_drift(np.stack([rng.permutation(y) for _ in range(500)])) >= window_drift(y)) < 0.05
+               for y in (rng.permutation(L) * ramp for _ in range(100))]
     x = np.arange(len(L))[50 - start + 1:]; y = L[50 - start + 1:]
     b, a = np.polyfit(x, y, 1)
     se = np.sqrt(np.var(y - a - b * x, ddof=2) / np.sum((x - x.mean()) ** 2))
     pct = lambda v: float(100 * 100 * v / y.mean())
     r = y - y.mean()
-    return {'drift p': float(np.mean(null >= d)), 'pass if flat': float(np.mean(null <= 0.30)), 'pass flat 4x': float(np.mean(flat4 <= 0.30)), 'trend %/100u': pct(b),
+    return {'drift p': float(np.mean(null >= d)), 'pass if flat': float(np.mean(null <= 0.30)), 'pass flat 4x': float(np.mean(flat4 <= 0.30)), 'ramp power': float(np.mean(flagged)), 'trend %/100u': pct(b),
             'trend lo': pct(b - 1.96 * se), 'trend hi': pct(b + 1.96 * se), 'lag-1 ac': float(np.sum(r[1:] * r[:-1]) / np.sum(r * r))}
 
 def verdict(c:dict, base_cut:float)->dict:
     """The issue's checks on one run: length drift after update 50 (10-update means within ±30 % of update 50's), truncation
     against the base model's + 0.10, degenerate share < 5 %, and held-out lenient accuracy at the end ≥ at update 50 and ≥
     the base model's (each accuracy the mean of 3 evaluations, 192 answers: one evaluation's 64 answers have s.e. ≈ 0.06).
-    Beside them: the same drift on the held-out evaluation (fixed prompts and seed) and `drift_tests`; `holds` uses the ±30 %
+    Beside them: where the collapse guard would stop the run (`guard stops at`; `ratio-only guard`: the guard without its
+    standard-error test, z = 0), the same drift on the held-out evaluation (fixed prompts and seed) and `drift_tests`; `holds` uses the ±30 %
     check, `holds (test)` the permutation test at 5 % in its place."""
     P = c['points']
     if len(P) < 2: return {'updates': c['updates'], 'holds': False}  # not trained yet
@@ -183,7 +199,7 @@ def verdict(c:dict, base_cut:float)->dict:
     tests = drift_tests(c.get('lengths', []))
     last, a0, a50, a_end = P[-1], acc(P[:1]), acc(near(50)), acc(P[-3:])
     rest = [last['truncated'] <= base_cut + 0.10, last['degenerate'] < 0.05, a50 is not None and a_end >= a50 and a_end >= a0, c['updates'] >= c['steps']]
-    return {'updates': c['updates'], 'minutes': c['wall_s'] / 60, '|y| @50': p50['length'] if p50 else None, '|y| end': last['length'],
+    return {'updates': c['updates'], 'minutes': c['wall_s'] / 60, 'guard stops at': c.get('guard_stop'), 'ratio-only guard': c.get('ratio_guard_stop'), '|y| @50': p50['length'] if p50 else None, '|y| end': last['length'],
             'max drift >50': drift, **tests, 'held-out drift >50': ev_drift, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
             'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': a0, 'lenient @40-60': a50,
             'lenient last 3': a_end, 'strict end': last['acc'], 'holds': drift is not None and drift <= 0.30 and all(rest),
@@ -191,7 +207,7 @@ def verdict(c:dict, base_cut:float)->dict:
 
 def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
     questions = [it.prompt for it in eval_set(quick)]
-    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions))
+    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions, LATBConfig(**{**s['common'], **ARMS[a][0]})))
             for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
     old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
     runs = {**{n: r for n, r in old.get('runs', {}).items() if not quick}, **runs}  # runs recorded earlier whose folders are gone stay

@@ -97,7 +97,8 @@ class CollapseGuard(Callback):
                  max_truncated:float=0.9, # truncated fraction at or above which the run is collapsing to the budget
                  max_drift:float=0.5, # relative change of the mean length from the reference beyond which it drifts
                  min_distinct:float=0.25, # distinct completions per group at or below which the rollouts collapse to one answer
-                ): self.window, self.settle, self.max_truncated, self.max_drift, self.min_distinct = window, settle, max_truncated, max_drift, min_distinct
+                 z:float=2.5, # standard errors (from the per-update lengths of both windows) a drift must also exceed
+                ): self.window, self.settle, self.max_truncated, self.max_drift, self.min_distinct, self.z = window, settle, max_truncated, max_drift, min_distinct, z
 
     def on_train_begin(self, trainer): self.seen, self.ref, self.fired = _saved_metrics(trainer), None, set()
 
@@ -107,9 +108,11 @@ class CollapseGuard(Callback):
         mean = lambda k: float(np.nanmean([r.get(k, math.nan) for r in self.seen[-self.window:]]))
         length, cut = mean('length'), mean('truncated_frac')
         distinct = mean('distinct_frac') if trainer.policy.tokenizer is not None else math.nan  # a toy's few outcomes repeat by nature
-        if self.ref is None and m['step'] >= self.settle: self.ref = float(np.mean([r['length'] for r in self.seen if self.settle - self.window < r['step'] <= self.settle] or [length]))
+        if self.ref is None and m['step'] >= self.settle:
+            self.ref_lengths = [r['length'] for r in self.seen if self.settle - self.window < r['step'] <= self.settle] or [r['length'] for r in self.seen[-self.window:]]
+            self.ref = float(np.mean(self.ref_lengths))
         if self.ref: m['length_drift'] = length / self.ref - 1
-        found = self.diagnose(trainer.config, m['step'], length, cut, distinct, m.get('length_drift', 0.0))
+        found = self.diagnose(trainer.config, m['step'], length, cut, distinct, m.get('length_drift', 0.0), self.zscore(length))
         for kind, why in found.items():
             if kind not in self.fired: warnings.warn(why, CollapseWarning)
             self.fired.add(kind)
@@ -117,20 +120,27 @@ class CollapseGuard(Callback):
             trainer.collapsed = f"stopped at update {m['step']}: " + ' '.join(found.values())
             return True
 
+    def zscore(self, length:float)->float:
+        "How many standard errors the window's mean length is from the reference's (inf when neither window varies)."
+        if not self.ref: return 0.0
+        var = lambda xs: float(np.var(xs, ddof=1)) / len(xs) if len(xs) > 1 else 0.0
+        se = math.sqrt(var([r['length'] for r in self.seen[-self.window:]]) + var(self.ref_lengths))
+        return abs(length - self.ref) / se if se > 0 else math.inf
+
 
 # %% ../nbs/06c_callbacks.ipynb #c011a960
 @patch
-def diagnose(self:CollapseGuard, c, step:int, length:float, cut:float, distinct:float, drift:float)->dict:
-    "{kind: message with the numbers and the likely cause} for each collapse the window means show."
+def diagnose(self:CollapseGuard, c, step:int, length:float, cut:float, distinct:float, drift:float, z:float=math.inf)->dict:
+    "{kind: message with the numbers and the likely cause} for each collapse the window means show (`z`: the drift in standard errors)."
     out, w = {}, f"over updates {step - self.window + 1}-{step}"
     if cut >= self.max_truncated:
         why = ("with truncation='mask' cut rows carry no loss, so this state is absorbing: use truncation='penalty'" if c.truncation == 'mask'
                else "the policy drifts to completions that never end; lower lr, or raise max_new_tokens if the base model itself rarely finishes")
         out['truncation'] = f"{cut:.0%} of rollouts ran to max_new_tokens={c.max_new_tokens} {w}: {why}."
-    if abs(drift) > self.max_drift:
+    if abs(drift) > self.max_drift and z > self.z:
         why = ("answers keep shrinking: a cheap short answer is earning the target (check that the format penalty ψ is not earned by boxing "
                "the question), or lr is too high" if drift < 0 else "answers keep growing towards the budget; lower lr")
-        out['length'] = f"mean length {length:.1f} tokens {w} is {drift:+.0%} from its {self.ref:.1f} at update {self.settle}: {why}."
+        out['length'] = f"mean length {length:.1f} tokens {w} is {drift:+.0%} from its {self.ref:.1f} at update {self.settle} ({z:.1f} standard errors): {why}."
     if c.n_rollouts > 1 and distinct <= self.min_distinct:
         out['diversity'] = (f"only {distinct:.0%} of the {c.n_rollouts} rollouts of a prompt are distinct {w}: the policy collapses to one "
                             f"answer per prompt (α={c.alpha:g} too sharp for this lr, or lr too high).")
