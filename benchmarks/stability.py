@@ -44,6 +44,7 @@ ARMS = {
     'tb_traj psi': (dict(objective='tb_traj', format_penalty=-0.5), 200, (0,)),
     'rl_traj psi': (dict(objective='rl_traj', format_penalty=-0.5), 200, (0,)),
     'latb mask': (dict(truncation='mask'), 200, (0,)),
+    'grpo': (dict(objective='grpo'), 200, (0,)),  # TRL's GRPOTrainer, lenient correctness reward: the supervised reference
 }
 QUICK = dict(steps=4, every=2, eval_n=3, budget=12)
 
@@ -67,17 +68,67 @@ def degenerate(text:str, length:int, question:str)->bool:
 def run_dir(quick:bool)->Path: return Path(__file__).with_name('stability_quick_runs' if quick else 'stability_runs')
 def run_name(arm:str, seed:int)->str: return f"{arm.replace(' ', '_')}-s{seed}"
 
+def arm_config(arm:str, s:dict, **kw)->LATBConfig:
+    "The arm's `LATBConfig` (for `grpo`: the shared settings, which its held-out evaluation and the guard replay read)."
+    extra = {k: v for k, v in ARMS[arm][0].items() if arm != 'grpo'}
+    return LATBConfig(**{**s['common'], **extra}, **kw)
+
 def train_arm(arm:str, seed:int, s:dict, quick:bool, deadline:float)->bool:
     "Train (or continue) one arm; False when the deadline stopped it."
-    extra, steps, _ = ARMS[arm]
+    steps = QUICK['steps'] if quick else ARMS[arm][1]
     out = run_dir(quick) / run_name(arm, seed)
-    if done_steps(out) >= (QUICK['steps'] if quick else steps): return True
-    cfg = LATBConfig(**{**s['common'], **extra}, steps=QUICK['steps'] if quick else steps, seed=seed, out_dir=str(out), save_every=s['every'],
-                     resume=(out / 'checkpoints').exists(), tensorboard=False, progress=False)
+    if done_steps(out) >= steps: return True
+    evaluation = EvalCallback(eval_set(quick), s['every'], k=2, seed=1000, keep_texts=True)
+    if arm == 'grpo': return train_grpo(out, seed, steps, s, evaluation, deadline)
+    cfg = arm_config(arm, s, steps=steps, seed=seed, out_dir=str(out), save_every=s['every'], resume=(out / 'checkpoints').exists(),
+                     tensorboard=False, progress=False)
     m, t = load(s['model'], getattr(torch, s['dtype']))
     stop = lambda mt: time.time() > deadline and mt['step'] % s['every'] == 0  # stop right after a checkpoint
-    res = train_latb(m, arithmetic('train'), config=cfg, tokenizer=t, callbacks=[EvalCallback(eval_set(quick), s['every'], k=2, seed=1000, keep_texts=True), stop])
+    res = train_latb(m, arithmetic('train'), config=cfg, tokenizer=t, callbacks=[evaluation, stop])
     return res.history[-1]['step'] >= cfg.steps if res.history else True
+
+def train_grpo(out:Path, seed:int, steps:int, s:dict, evaluation:EvalCallback, deadline:float)->bool:
+    """The `grpo` arm: TRL's `GRPOTrainer` (`run_grpo_baseline`: correctness reward under the lenient grader, the same LoRA, lr,
+    prompts per update, rollouts and budget as the LA-TB arms), with the same records in `metrics.jsonl`: per update TRL's mean
+    completion length and truncated fraction, every `every` updates the same held-out evaluation (`EvalCallback.evaluate` on
+    the policy as it is). Checkpoints every `every` updates; a rerun resumes from the newest and drops later records."""
+    from types import SimpleNamespace
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from powerflow_nb.baselines import run_grpo_baseline
+    from powerflow_nb.objectives import get_objective
+    from powerflow_nb.policy import HFPolicy
+    cfg, m, t = arm_config('grpo', s, steps=steps), *load(s['model'], getattr(torch, s['dtype']))
+    out.mkdir(parents=True, exist_ok=True)
+    last = get_last_checkpoint(str(out))
+    done = int(last.rsplit('-', 1)[1]) if last else 0
+    keep = [r for r in _records(out) if r['step'] <= done]
+    (out / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in keep))
+
+    class Records(TrainerCallback):
+        def write(self, rec):
+            with open(out / 'metrics.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
+        def evaluate(self, model, step):
+            host = SimpleNamespace(policy=HFPolicy(model, t), config=cfg, device=next(model.parameters()).device, objective=get_objective('latb'))
+            evaluation.items, training = host.policy.prompts(evaluation.prompts, cfg), model.training
+            self.write(evaluation.evaluate(host, step))
+            model.train(training)  # TRL logs the step's metrics under 'train' only while the model is in train mode
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if state.global_step == 0 and not keep: self.evaluate(model, 0)
+        def on_step_begin(self, args, state, control, **kw): self.t0 = time.perf_counter()
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and 'completions/mean_length' in logs:
+                self.write(dict(step=state.global_step, length=logs['completions/mean_length'], truncated_frac=logs['completions/clipped_ratio'],
+                                rollout_acc=logs.get('reward'), seconds=time.perf_counter() - self.t0))
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step % s['every'] == 0 or state.global_step == steps:
+                self.evaluate(model, state.global_step)
+                if time.time() > deadline: control.should_training_stop = True
+
+    run_grpo_baseline((m, t), arithmetic('train'), 'correctness', steps=steps, num_generations=cfg.n_rollouts, max_completion_length=cfg.max_new_tokens,
+                      lr=cfg.lr, out_dir=str(out), seed=seed, prompts_per_step=cfg.prompts_per_step, micro_batch=cfg.micro_batch,
+                      callbacks=(Records(),), resume=True, save_strategy='steps', save_steps=s['every'])
+    return done_steps(out) >= steps
 
 def _records(out:Path)->list:
     p = out / 'metrics.jsonl'
@@ -207,7 +258,7 @@ def verdict(c:dict, base_cut:float)->dict:
 
 def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
     questions = [it.prompt for it in eval_set(quick)]
-    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions, LATBConfig(**{**s['common'], **ARMS[a][0]})))
+    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions, arm_config(a, s)))
             for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
     old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
     runs = {**{n: r for n, r in old.get('runs', {}).items() if not quick}, **runs}  # runs recorded earlier whose folders are gone stay

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from transformers import TrainerCallback, PrinterCallback
+from transformers.trainer_utils import get_last_checkpoint
 from .core import check_int
 from .data import extract_answer, is_correct, load_prompts
 from .models import load_lm
@@ -177,6 +178,7 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
                       chat:bool=True, # conversational prompts (chat template) when the tokenizer has one
                       lora_r:int=16, lora_alpha:int=32, # LoRA rank and scale
                       callbacks:tuple=(), # extra `transformers.TrainerCallback`s
+                      resume:bool=False, # continue from the newest `checkpoint-*` in `out_dir` (save them with `save_strategy='steps'`)
                       **grpo_kwargs, # any other `trl.GRPOConfig` field (e.g. `beta`, `loss_type`)
                      )->BaselineResult:
     "Train a GRPO baseline with TRL's `GRPOTrainer` on a correctness or RLIF reward; returns the policy and time per update."
@@ -187,6 +189,7 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
         check_int(v, k)
     if num_generations < 2: raise ValueError(f"num_generations must be >= 2 (GRPO normalises rewards within a group), got {num_generations}")
     if not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    if resume and not out_dir: raise ValueError("resume=True needs out_dir (the folder holding the run's checkpoint-* folders)")
     items = load_prompts(prompts)
     if reward == 'correctness' and any(p.answer is None for p in items): raise ValueError("reward 'correctness' needs prompts with answers (Prompt.answer)")
     model, tok = _resolve_lm(model_or_name, tokenizer)
@@ -195,6 +198,6 @@ def run_grpo_baseline(model_or_name, # a model name/path for `load_lm`, a (model
         trainer, timer = trl_trainer(GRPOTrainer, GRPOConfig, model, tok, items, d, steps, num_generations, max_completion_length, lr, seed,
                                      prompts_per_step, micro_batch, lora, chat, lora_r, lora_alpha, callbacks, dict(reward_funcs=rf), **grpo_kwargs)
         rf.model = trainer.model
-        trainer.train()
+        trainer.train(resume_from_checkpoint=get_last_checkpoint(d) if resume else None)
         if out_dir: trainer.save_model(out_dir)
     return BaselineResult(trainer.model, tok, reward, timer.times, trainer.state.log_history, rf.completion_tokens, out_dir)
