@@ -238,7 +238,7 @@ def verdict(c:dict, base_cut:float)->dict:
     the base model's (each accuracy the mean of 3 evaluations, 192 answers: one evaluation's 64 answers have s.e. ≈ 0.06).
     Beside them: where the collapse guard would stop the run (`guard stops at`; `ratio-only guard`: the guard without its
     standard-error test, z = 0), the same drift on the held-out evaluation (fixed prompts and seed) and `drift_tests`; `holds` uses the ±30 %
-    check, `holds (test)` the permutation test at 5 % in its place."""
+    check, `holds (test)` in its place no evidence of drift: the permutation test at 5 % and a trend interval covering 0."""
     P = c['points']
     if len(P) < 2: return {'updates': c['updates'], 'holds': False}  # not trained yet
     near = lambda st: [p for p in P if abs(p['step'] - st) <= 10]
@@ -254,7 +254,7 @@ def verdict(c:dict, base_cut:float)->dict:
             'max drift >50': drift, **tests, 'held-out drift >50': ev_drift, 'cut end': last['truncated'], 'cut base': base_cut, 'eval cut end': last['eval_truncated'],
             'distinct end': last['distinct'], 'degenerate end': last['degenerate'], 'lenient @0': a0, 'lenient @40-60': a50,
             'lenient last 3': a_end, 'strict end': last['acc'], 'holds': drift is not None and drift <= 0.30 and all(rest),
-            'holds (test)': tests.get('drift p', 0) >= 0.05 and all(rest)}
+            'holds (test)': bool(tests) and tests['drift p'] >= 0.05 and tests['trend lo'] <= 0 <= tests['trend hi'] and all(rest)}
 
 def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
     questions = [it.prompt for it in eval_set(quick)]
