@@ -48,7 +48,9 @@ def test_stability_quick():
     assert set(res['runs']) == want and set(res['verdicts']) == want
     for r in res['runs'].values():
         assert [pt['step'] for pt in r['points']] == [0, 2, 4] and r['updates'] == 4
-        assert all(0 <= pt['truncated'] <= 1 and 0 <= pt['distinct'] <= 1 for pt in r['points'][1:])
+        assert all(0 <= pt['truncated'] <= 1 for pt in r['points'][1:])
+        # distinct completions per group come from the LA-TB trainer's metrics; TRL does not hand its completions to callbacks
+        assert all(pt['distinct'] is None if r['arm'] == 'grpo' else 0 <= pt['distinct'] <= 1 for pt in r['points'][1:])
     assert 0 <= res['base']['truncated'] <= 1 and (BENCH / 'stability_quick.html').exists()
 
 def test_stability_degenerate_answers():
