@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from _bench import load, machine, write_json, json_path
 from powerflow_nb.toy import format_table
-from powerflow_nb.data import arithmetic, checksum, extract_answer
+from powerflow_nb.data import arithmetic, checksum, extract_answer, is_correct
 from powerflow_nb.models import cpu_native_bf16
 from powerflow_nb.lm import sample
 from powerflow_nb.train import train_latb, LATBConfig
@@ -146,21 +146,22 @@ def guard_stop(recs:list, config:LATBConfig, z:float|None=None):
         warnings.simplefilter('ignore', CollapseWarning)
         return next((r['step'] for r in recs if not r.get('eval') and g.on_step_end(tr, dict(r))), None)
 
-def curve(out:Path, every:int, questions:list, config:LATBConfig)->dict:
-    "The run's curve: one point per evaluation with the training batches' means over the updates before it."
+def curve(out:Path, every:int, items:list, config:LATBConfig)->dict:
+    """The run's curve: one point per evaluation with the training batches' means over the updates before it; `acc_if_ended`
+    is the held-out lenient accuracy with every cut completion graded as if it had ended (what GRPO's reward pays for)."""
     recs = _records(out)
     ups = {r['step']: r for r in recs if not r.get('eval')}
     pts = []
     for e in sorted((r for r in recs if r.get('eval')), key=lambda r: r['step']):
         st, win = e['step'], [ups[i] for i in range(e['step'] - every + 1, e['step'] + 1) if i in ups]
         mean = lambda k: float(np.mean(v)) if (v := [w[k] for w in win if w.get(k) is not None]) else None
-        L, k = np.array(e['lengths']), len(e['texts']) // len(questions)
-        q = [questions[i // k] for i in range(len(e['texts']))]
+        L, k = np.array(e['lengths']), len(e['texts']) // len(items)
+        q, gold = [items[i // k].prompt for i in range(len(e['texts']))], [items[i // k].answer for i in range(len(e['texts']))]
         pts.append(dict(step=st, length=mean('length'), truncated=mean('truncated_frac'), residual=mean('residual'), clip_frac=mean('clip_frac'),
                         distinct=mean('distinct_frac'), length_drift=mean('length_drift'), seconds=mean('seconds'),
                         eval_length=float(L.mean()), eval_length_q1=float(np.percentile(L, 25)), eval_length_median=float(np.median(L)),
                         eval_length_q3=float(np.percentile(L, 75)), eval_truncated=e['eval_truncated'], acc=e.get('eval_acc'),
-                        acc_lenient=e.get('eval_acc_lenient'), format=e.get('eval_format'), eval_residual=e['eval_residual'],
+                        acc_lenient=e.get('eval_acc_lenient'), acc_if_ended=float(np.mean([is_correct(t, a, 'lenient') for t, a in zip(e['texts'], gold)])), format=e.get('eval_format'), eval_residual=e['eval_residual'],
                         degenerate=float(np.mean([degenerate(t, n, qq) for t, n, qq in zip(e['texts'], e['lengths'], q)])),
                         texts=e['texts'][:4]))
     return dict(points=pts, updates=max(ups, default=0), guard_stop=guard_stop(recs, config), ratio_guard_stop=guard_stop(recs, config, z=0.0), lengths=[ups[i]['length'] if i in ups else None for i in range(1, max(ups, default=0) + 1)], wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
@@ -257,8 +258,7 @@ def verdict(c:dict, base_cut:float)->dict:
             'holds (test)': bool(tests) and tests['drift p'] >= 0.05 and tests['trend lo'] <= 0 <= tests['trend hi'] and all(rest)}
 
 def report(s:dict, quick:bool, base:dict, wall:float, argv, final:bool=False):
-    questions = [it.prompt for it in eval_set(quick)]
-    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], questions, arm_config(a, s)))
+    runs = {run_name(a, sd): dict(arm=a, seed=sd, config=ARMS[a][0], steps=QUICK['steps'] if quick else ARMS[a][1], **curve(run_dir(quick) / run_name(a, sd), s['every'], eval_set(quick), arm_config(a, s)))
             for a in ARMS for sd in ARMS[a][2] if (run_dir(quick) / run_name(a, sd) / 'metrics.jsonl').exists()}
     old = json.loads(json_path(__file__, '_quick' if quick else '').read_text()) if json_path(__file__, '_quick' if quick else '').exists() else {}
     runs = {**{n: r for n, r in old.get('runs', {}).items() if not quick}, **runs}  # runs recorded earlier whose folders are gone stay
