@@ -44,7 +44,7 @@ ARMS = {
     'tb_traj psi': (dict(objective='tb_traj', format_penalty=-0.5), 200, (0,)),
     'rl_traj psi': (dict(objective='rl_traj', format_penalty=-0.5), 200, (0,)),
     'latb mask': (dict(truncation='mask'), 200, (0,)),
-    'grpo': (dict(objective='grpo'), 200, (0,)),  # TRL's GRPOTrainer, lenient correctness reward: the supervised reference
+    'grpo': ({}, 200, (0,)),  # TRL's GRPOTrainer (`train_grpo`), lenient correctness reward: the supervised reference
 }
 QUICK = dict(steps=4, every=2, eval_n=3, budget=12)
 
@@ -70,8 +70,7 @@ def run_name(arm:str, seed:int)->str: return f"{arm.replace(' ', '_')}-s{seed}"
 
 def arm_config(arm:str, s:dict, **kw)->LATBConfig:
     "The arm's `LATBConfig` (for `grpo`: the shared settings, which its held-out evaluation and the guard replay read)."
-    extra = {k: v for k, v in ARMS[arm][0].items() if arm != 'grpo'}
-    return LATBConfig(**{**s['common'], **extra}, **kw)
+    return LATBConfig(**{**s['common'], **ARMS[arm][0]}, **kw)
 
 def train_arm(arm:str, seed:int, s:dict, quick:bool, deadline:float)->bool:
     "Train (or continue) one arm; False when the deadline stopped it."
@@ -105,13 +104,16 @@ def train_grpo(out:Path, seed:int, steps:int, s:dict, evaluation:EvalCallback, d
     keep = [r for r in _records(out) if r['step'] <= done]
     (out / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in keep))
 
+    evaluation.items = HFPolicy(m, t).prompts(evaluation.prompts, cfg)  # what `EvalCallback.on_train_begin` does for train_latb
+
     class Records(TrainerCallback):
+        host = None  # what `EvalCallback.evaluate` reads of a trainer, made once for TRL's PEFT model (its folded copy is refreshed per sample)
         def write(self, rec):
             with open(out / 'metrics.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
         def evaluate(self, model, step):
-            host = SimpleNamespace(policy=HFPolicy(model, t), config=cfg, device=next(model.parameters()).device, objective=get_objective('latb'))
-            evaluation.items, training = host.policy.prompts(evaluation.prompts, cfg), model.training
-            self.write(evaluation.evaluate(host, step))
+            self.host = self.host or SimpleNamespace(policy=HFPolicy(model, t), config=cfg, device=next(model.parameters()).device, objective=get_objective('latb'))
+            training = model.training
+            self.write(evaluation.evaluate(self.host, step))
             model.train(training)  # TRL logs the step's metrics under 'train' only while the model is in train mode
         def on_train_begin(self, args, state, control, model=None, **kw):
             if state.global_step == 0 and not keep: self.evaluate(model, 0)
@@ -119,8 +121,9 @@ def train_grpo(out:Path, seed:int, steps:int, s:dict, evaluation:EvalCallback, d
         def on_log(self, args, state, control, logs=None, **kw):
             if logs and 'completions/mean_length' in logs:
                 self.write(dict(step=state.global_step, length=logs['completions/mean_length'], truncated_frac=logs['completions/clipped_ratio'],
-                                rollout_acc=logs.get('reward'), seconds=time.perf_counter() - self.t0))
+                                rollout_acc=logs.get('reward'), seconds=self.seconds))
         def on_step_end(self, args, state, control, model=None, **kw):
+            self.seconds = time.perf_counter() - self.t0  # the update alone, as train_latb logs it (the evaluation has its own eval_seconds)
             if state.global_step % s['every'] == 0 or state.global_step == steps:
                 self.evaluate(model, state.global_step)
                 if time.time() > deadline: control.should_training_stop = True
@@ -161,10 +164,13 @@ def curve(out:Path, every:int, items:list, config:LATBConfig)->dict:
                         distinct=mean('distinct_frac'), length_drift=mean('length_drift'), seconds=mean('seconds'),
                         eval_length=float(L.mean()), eval_length_q1=float(np.percentile(L, 25)), eval_length_median=float(np.median(L)),
                         eval_length_q3=float(np.percentile(L, 75)), eval_truncated=e['eval_truncated'], acc=e.get('eval_acc'),
-                        acc_lenient=e.get('eval_acc_lenient'), acc_if_ended=float(np.mean([is_correct(t, a, 'lenient') for t, a in zip(e['texts'], gold)])), format=e.get('eval_format'), eval_residual=e['eval_residual'],
+                        acc_lenient=e.get('eval_acc_lenient'), acc_if_ended=float(np.mean([is_correct(t, a, 'lenient') for t, a in zip(e['texts'], gold)])),
+                        format=e.get('eval_format'), eval_residual=e['eval_residual'],
                         degenerate=float(np.mean([degenerate(t, n, qq) for t, n, qq in zip(e['texts'], e['lengths'], q)])),
                         texts=e['texts'][:4]))
-    return dict(points=pts, updates=max(ups, default=0), guard_stop=guard_stop(recs, config), ratio_guard_stop=guard_stop(recs, config, z=0.0), lengths=[ups[i]['length'] if i in ups else None for i in range(1, max(ups, default=0) + 1)], wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
+    return dict(points=pts, updates=max(ups, default=0), guard_stop=guard_stop(recs, config), ratio_guard_stop=guard_stop(recs, config, z=0.0),
+                lengths=[ups[i]['length'] if i in ups else None for i in range(1, max(ups, default=0) + 1)],
+                wall_s=float(sum(u['seconds'] for u in ups.values()) + sum(r.get('eval_seconds', 0) for r in recs if r.get('eval'))))
 
 def base_truncation(s:dict, n:int=32, k:int=4)->dict:
     "The base model's truncated fraction and lengths at the budget on train-split prompts (T = 1)."
@@ -215,22 +221,22 @@ def drift_tests(lengths:list, start:int=41, perms:int=2000)->dict:
     often the test (at 5 %) flags a random order of the run's updates with a drift added, rising linearly from update 50 to
     +30 % at the end (100 such runs, 500 orders each). `trend`: least-squares slope of the per-update mean length over
     updates 51–end, in % of its mean per 100 updates, with a 95 % interval (the updates' lag-1 autocorrelation is printed: ≈ 0
-    makes the interval valid)."""
+    makes the interval valid). `update sd`: the standard deviation of the per-update mean length over updates 51–end."""
     L = np.array([x for x in lengths[start - 1:] if x is not None], dtype=float)
     if len(L) < 3 * EVERY: return {}
     rng = np.random.default_rng(0)
-    null = window_drift(np.stack([rng.permutation(L) for _ in range(perms)]))
-    d = float(window_drift(L))
-    flat4 = window_drift(np.stack([rng.choice(L, (len(L), 4)).mean(1) for _ in range(perms)]))
+    shuffled = lambda x, k: rng.permuted(np.broadcast_to(x, (k, len(x))), axis=-1)  # k random orders of x, one per row
+    null, d = window_drift(shuffled(L, perms)), float(window_drift(L))
+    flat4 = window_drift(rng.choice(L, (perms, len(L), 4)).mean(-1))
     ramp = 1 + 0.3 * np.clip(np.arange(len(L)) - (50 - start), 0, None) / (len(L) - 1 - (50 - start))
-    flagged = [np.mean(window_drift(np.stack([rng.permutation(y) for _ in range(500)])) >= window_drift(y)) < 0.05
-               for y in (rng.permutation(L) * ramp for _ in range(100))]
+    flagged = [np.mean(window_drift(shuffled(y, 500)) >= window_drift(y)) < 0.05 for y in shuffled(L, 100) * ramp]
     x = np.arange(len(L))[50 - start + 1:]; y = L[50 - start + 1:]
     b, a = np.polyfit(x, y, 1)
     se = np.sqrt(np.var(y - a - b * x, ddof=2) / np.sum((x - x.mean()) ** 2))
     pct = lambda v: float(100 * 100 * v / y.mean())
     r = y - y.mean()
-    return {'drift p': float(np.mean(null >= d)), 'pass if flat': float(np.mean(null <= 0.30)), 'pass flat 4x': float(np.mean(flat4 <= 0.30)), 'ramp power': float(np.mean(flagged)), 'trend %/100u': pct(b),
+    return {'update sd': float(y.std(ddof=1)), 'drift p': float(np.mean(null >= d)), 'pass if flat': float(np.mean(null <= 0.30)),
+            'pass flat 4x': float(np.mean(flat4 <= 0.30)), 'ramp power': float(np.mean(flagged)), 'trend %/100u': pct(b),
             'trend lo': pct(b - 1.96 * se), 'trend hi': pct(b + 1.96 * se), 'lag-1 ac': float(np.sum(r[1:] * r[:-1]) / np.sum(r * r))}
 
 def verdict(c:dict, base_cut:float)->dict:

@@ -100,7 +100,11 @@ class CollapseGuard(Callback):
                  z:float=2.5, # standard errors (from the per-update lengths of both windows) a drift must also exceed
                 ): self.window, self.settle, self.max_truncated, self.max_drift, self.min_distinct, self.z = window, settle, max_truncated, max_drift, min_distinct, z
 
-    def on_train_begin(self, trainer): self.seen, self.ref, self.fired = _saved_metrics(trainer), None, set()
+    def on_train_begin(self, trainer): self.seen, self.ref_lengths, self.fired = _saved_metrics(trainer), None, set()
+    @property
+    def ref(self)->float|None:
+        "The reference mean length: the window ending at update `settle` (None until then)."
+        return float(np.mean(self.ref_lengths)) if self.ref_lengths else None
 
     def on_step_end(self, trainer, m):
         self.seen.append(m)
@@ -108,9 +112,8 @@ class CollapseGuard(Callback):
         mean = lambda k: float(np.nanmean([r.get(k, math.nan) for r in self.seen[-self.window:]]))
         length, cut = mean('length'), mean('truncated_frac')
         distinct = mean('distinct_frac') if trainer.policy.tokenizer is not None else math.nan  # a toy's few outcomes repeat by nature
-        if self.ref is None and m['step'] >= self.settle:
+        if self.ref_lengths is None and m['step'] >= self.settle:
             self.ref_lengths = [r['length'] for r in self.seen if self.settle - self.window < r['step'] <= self.settle] or [r['length'] for r in self.seen[-self.window:]]
-            self.ref = float(np.mean(self.ref_lengths))
         if self.ref: m['length_drift'] = length / self.ref - 1
         found = self.diagnose(trainer.config, m['step'], length, cut, distinct, m.get('length_drift', 0.0), self.zscore(length))
         for kind, why in found.items():
